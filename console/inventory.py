@@ -1,0 +1,670 @@
+"""The inventory: a YAML file that names the hosts, their groups, the policy and the health checks.
+
+Every mistake is reported with the file, the line and the key path, says what was expected, and ends the
+command with exit code 2 (see ``InventoryError``). The format is documented in ``docs/inventory.md``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .checks import PLACEHOLDER, CheckSpec, placeholder_value
+from .durations import DurationError, parse_duration
+from .errors import InventoryError, did_you_mean
+from .policy import Amount, Policy
+
+Path_ = tuple[str | int, ...]
+
+TOP_KEYS = ("name", "ssh", "policy", "groups", "hosts", "checks", "service_checks", "vars")
+SSH_KEYS = ("user", "port", "known_hosts", "identity_files", "agent")
+HOST_KEYS = ("name", "address", "port", "user", "groups", "vars")
+GROUP_KEYS = ("hosts", "max_unavailable", "vars", "description")
+CHECK_KEYS = ("name", "command", "timeout", "retries", "retry_delay", "initial_delay", "groups", "hosts")
+SERVICE_CHECK_KEYS = ("name", "command", "timeout", "retries", "retry_delay", "initial_delay")
+POLICY_KEYS = (
+    "batch",
+    "max_unavailable",
+    "group_max_unavailable",
+    "bake",
+    "reboot_timeout",
+    "connect_timeout",
+    "command_timeout",
+    "poll_interval",
+    "check_interval",
+    "recheck_interval",
+    "max_failures",
+    "reboot_command",
+    "boot_id_command",
+    "canaries",
+    "order",
+    "max_uptime",
+    "drift",
+    "resume_grace",
+)
+ORDERS = ("inventory", "uptime", "risk")
+SECRET_KEYS = ("password", "passphrase", "ssh_password", "ansible_password", "ansible_ssh_pass")
+NAME_RE = re.compile(r"^[^\x00-\x1f\x7f]+$")
+
+
+@dataclass(frozen=True)
+class Host:
+    name: str
+    address: str
+    port: int = 22
+    user: str | None = None
+    groups: tuple[str, ...] = ()
+    vars: Mapping[str, Any] = field(default_factory=dict)
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Group:
+    name: str
+    members: tuple[str, ...]
+    max_unavailable: Amount | None = None
+    vars: Mapping[str, Any] = field(default_factory=dict)
+    description: str = ""
+
+    def budget(self, policy: Policy) -> Amount:
+        return self.max_unavailable or policy.group_max_unavailable
+
+
+@dataclass(frozen=True)
+class SSHSettings:
+    user: str | None = None
+    port: int = 22
+    known_hosts: str | None = None  # None: ~/.ssh/known_hosts
+    identity_files: tuple[str, ...] = ()
+    agent: bool = True
+
+
+@dataclass(frozen=True)
+class Inventory:
+    path: str
+    name: str
+    hosts: tuple[Host, ...]
+    groups: Mapping[str, Group]
+    policy: Policy
+    checks: tuple[CheckSpec, ...] = ()
+    service_checks: tuple[CheckSpec, ...] = ()
+    ssh: SSHSettings = field(default_factory=SSHSettings)
+    content_hash: str = ""
+    text: str = ""
+
+    def host(self, name: str) -> Host:
+        return self.by_name[name]
+
+    @property
+    def by_name(self) -> dict[str, Host]:
+        return {h.name: h for h in self.hosts}
+
+    def checks_for(self, host: Host) -> tuple[CheckSpec, ...]:
+        return tuple(c for c in self.checks if c.applies_to(host))
+
+
+# ---------------------------------------------------------------------------------------------------
+# YAML with line numbers
+
+
+class _Doc:
+    """Plain Python values from YAML plus the line of every key path, and duplicate-key detection."""
+
+    def __init__(self, path: str, text: str) -> None:
+        self.path = path
+        self.lines: dict[Path_, int] = {}
+        try:
+            node = yaml.compose(text, Loader=yaml.SafeLoader)
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            line = mark.line + 1 if mark else None
+            problem = exc.problem or exc.context or "not valid YAML"
+            raise InventoryError(path, line, "", f"unreadable YAML: {problem}") from None
+        except yaml.YAMLError as exc:
+            raise InventoryError(path, None, "", f"unreadable YAML: {exc}") from None
+        self.value = self._convert(node, ()) if node is not None else None
+
+    def _convert(self, node: yaml.Node, path: Path_) -> Any:
+        self.lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            out: dict[str, Any] = {}
+            for key_node, value_node in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    raise self.error(path, "YAML merge keys (<<) are not supported here", line=key_node)
+                key = self._scalar(key_node, path)
+                if not isinstance(key, str | int | float | bool) or isinstance(key, bool):
+                    raise self.error(path, "keys must be names", line=key_node)
+                key = str(key)
+                sub = (*path, key)
+                if key in out:
+                    first = self.lines.get(sub)
+                    raise self.error(sub, f"duplicate key (first defined on line {first})", line=key_node)
+                self.lines[sub] = key_node.start_mark.line + 1
+                out[key] = self._convert(value_node, sub)
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [self._convert(item, (*path, i)) for i, item in enumerate(node.value)]
+        return self._scalar(node, path)
+
+    def _scalar(self, node: yaml.Node, path: Path_) -> Any:
+        if not isinstance(node, yaml.ScalarNode):
+            raise self.error(path, "expected a plain value here", line=node)
+        loader = yaml.SafeLoader("")
+        try:
+            return loader.construct_object(node, deep=True)
+        except yaml.YAMLError as exc:
+            raise self.error(path, f"unreadable value: {exc}", line=node) from None
+        finally:
+            loader.dispose()
+
+    def line(self, path: Path_) -> int | None:
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            path = path[:-1]
+        return self.lines.get(())
+
+    def error(self, path: Path_, message: str, *, line: yaml.Node | None = None) -> InventoryError:
+        where = line.start_mark.line + 1 if line is not None else self.line(path)
+        return InventoryError(self.path, where, _key(path), message)
+
+
+def _key(path: Path_) -> str:
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------
+# Loading
+
+
+def load_inventory(path: str | os.PathLike[str]) -> Inventory:
+    """Read and validate an inventory file; raises ``InventoryError`` (exit 2) on any mistake."""
+    p = Path(path)
+    shown = str(path)
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise InventoryError(shown, None, "", "no such file") from None
+    except IsADirectoryError:
+        raise InventoryError(shown, None, "", "is a directory, expected an inventory file") from None
+    except OSError as exc:
+        raise InventoryError(shown, None, "", f"cannot read: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InventoryError(shown, None, "", f"not UTF-8 text (byte {exc.start})") from None
+    return parse_inventory(text, shown, base_dir=p.parent)
+
+
+def parse_inventory(text: str, path: str = "<inventory>", *, base_dir: Path | None = None) -> Inventory:
+    doc = _Doc(path, text)
+    return _Loader(doc, base_dir or Path(".")).load(text)
+
+
+class _Loader:
+    def __init__(self, doc: _Doc, base_dir: Path) -> None:
+        self.doc = doc
+        self.base_dir = base_dir
+
+    def err(self, path: Path_, message: str) -> InventoryError:
+        return self.doc.error(path, message)
+
+    # -- generic validators -------------------------------------------------------------------------
+
+    def mapping(self, value: Any, path: Path_, allowed: tuple[str, ...] | None) -> dict[str, Any]:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise self.err(path, f"expected a mapping of keys, got {_kind(value)}")
+        if allowed is not None:
+            for key in value:
+                if key in SECRET_KEYS or key.endswith("_password"):
+                    raise self.err(
+                        (*path, key),
+                        "passwords are not accepted in inventories; use SSH keys or ssh-agent",
+                    )
+                if key not in allowed:
+                    raise self.err(
+                        (*path, key),
+                        f"unknown key{did_you_mean(key, allowed)}; expected one of: {', '.join(allowed)}",
+                    )
+        return value
+
+    def string(self, value: Any, path: Path_, *, what: str = "a string") -> str:
+        if isinstance(value, bool) or value is None or isinstance(value, dict | list):
+            raise self.err(path, f"expected {what}, got {_kind(value)}")
+        text = str(value)
+        if not text.strip():
+            raise self.err(path, f"expected {what}, got an empty string")
+        return text
+
+    def name(self, value: Any, path: Path_) -> str:
+        text = self.string(value, path, what="a name")
+        if not NAME_RE.match(text):
+            raise self.err(path, "names cannot contain control characters or newlines")
+        return text
+
+    def integer(self, value: Any, path: Path_, *, low: int, high: int | None = None, what: str = "") -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.err(path, f"expected {what or 'a whole number'}, got {_kind(value)}")
+        if value < low or (high is not None and value > high):
+            rng = f"{low}–{high}" if high is not None else f"at least {low}"
+            raise self.err(path, f"expected {what or 'a whole number'} ({rng}), got {value}")
+        return value
+
+    def duration(self, value: Any, path: Path_, *, positive: bool = True) -> float:
+        try:
+            seconds = parse_duration(value)
+        except DurationError as exc:
+            raise self.err(path, str(exc)) from None
+        if positive and seconds <= 0:
+            raise self.err(path, f"expected a duration above zero, got {value!r}")
+        return seconds
+
+    def amount(self, value: Any, path: Path_, *, what: str) -> Amount:
+        if isinstance(value, bool):
+            raise self.err(path, f"expected {what}: a number of hosts or a percentage such as '25%'")
+        if isinstance(value, int):
+            if value < 1:
+                raise self.err(
+                    path,
+                    f"{what} of {value} would block every host; use at least 1 (or a percentage)",
+                )
+            return Amount(count=value)
+        if isinstance(value, str):
+            m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*%\s*", value)
+            if m:
+                pct = float(m.group(1))
+                if pct <= 0:
+                    raise self.err(path, f"{what} of {value} would block every host; use more than 0%")
+                if pct > 100:
+                    raise self.err(path, f"expected a percentage up to 100%, got {value}")
+                return Amount(percent=pct)
+            if value.strip().isdigit():
+                return self.amount(int(value), path, what=what)
+        raise self.err(
+            path, f"expected {what}: a number of hosts or a percentage such as '25%', got {value!r}"
+        )
+
+    def str_list(self, value: Any, path: Path_, *, what: str) -> list[str]:
+        if value is None:
+            return []
+        if isinstance(value, str):
+            return [self.name(value, path)]
+        if not isinstance(value, list):
+            raise self.err(path, f"expected a list of {what}, got {_kind(value)}")
+        return [self.name(item, (*path, i)) for i, item in enumerate(value)]
+
+    # -- sections -----------------------------------------------------------------------------------
+
+    def load(self, text: str) -> Inventory:
+        root = self.doc.value
+        if root is None:
+            raise self.err((), "the file is empty; expected at least a 'hosts' section")
+        top = self.mapping(root, (), TOP_KEYS)
+        ssh = self.ssh(top.get("ssh"))
+        group_specs = self.groups_section(top.get("groups"))
+        fleet_vars = self.vars(top.get("vars"), ("vars",))
+        hosts = self.hosts_section(top.get("hosts"), ssh, group_specs, fleet_vars)
+        groups = self.resolve_groups(group_specs, hosts)
+        hosts = self.apply_group_vars(hosts, groups, fleet_vars)
+        names = {h.name for h in hosts}
+        policy = self.policy(top.get("policy"), names, groups, len(hosts))
+        checks = self.checks(top.get("checks"), ("checks",), CHECK_KEYS, names, groups, hosts)
+        service_checks = self.checks(
+            top.get("service_checks"), ("service_checks",), SERVICE_CHECK_KEYS, names, groups, hosts
+        )
+        name = top.get("name")
+        inv_name = self.name(name, ("name",)) if name is not None else Path(self.doc.path).stem
+        return Inventory(
+            path=self.doc.path,
+            name=inv_name,
+            hosts=tuple(hosts),
+            groups=groups,
+            policy=policy,
+            checks=tuple(checks),
+            service_checks=tuple(c for c in service_checks),
+            ssh=ssh,
+            content_hash=hashlib.sha256(text.encode()).hexdigest(),
+            text=text,
+        )
+
+    def ssh(self, value: Any) -> SSHSettings:
+        path: Path_ = ("ssh",)
+        data = self.mapping(value, path, SSH_KEYS)
+        user = self.name(data["user"], (*path, "user")) if data.get("user") is not None else None
+        port = self.integer(data.get("port", 22), (*path, "port"), low=1, high=65535, what="a TCP port")
+        known = data.get("known_hosts")
+        known_path = None
+        if known is not None:
+            known_path = str(
+                self.resolve_path(self.string(known, (*path, "known_hosts"), what="a file path"))
+            )
+        ids = [
+            str(self.resolve_path(p))
+            for p in self.str_list(
+                data.get("identity_files"), (*path, "identity_files"), what="key file paths"
+            )
+        ]
+        agent = data.get("agent", True)
+        if not isinstance(agent, bool):
+            raise self.err((*path, "agent"), f"expected true or false, got {_kind(agent)}")
+        return SSHSettings(user, port, known_path, tuple(ids), agent)
+
+    def resolve_path(self, text: str) -> Path:
+        p = Path(os.path.expanduser(text))
+        return p if p.is_absolute() else (self.base_dir / p)
+
+    def vars(self, value: Any, path: Path_) -> dict[str, Any]:
+        data = self.mapping(value, path, None)
+        for key in data:
+            if key.lower() in SECRET_KEYS or key.lower().endswith("password"):
+                raise self.err(
+                    (*path, key), "passwords are not accepted in inventories; use SSH keys or ssh-agent"
+                )
+        return data
+
+    def groups_section(self, value: Any) -> dict[str, dict[str, Any]]:
+        path: Path_ = ("groups",)
+        data = self.mapping(value, path, None)
+        out: dict[str, dict[str, Any]] = {}
+        for gname, spec in data.items():
+            gpath = (*path, gname)
+            self.name(gname, gpath)
+            if isinstance(spec, list):
+                spec = {"hosts": spec}
+            body = self.mapping(spec, gpath, GROUP_KEYS)
+            budget = None
+            if "max_unavailable" in body:
+                budget = self.amount(
+                    body["max_unavailable"], (*gpath, "max_unavailable"), what="max_unavailable"
+                )
+            out[gname] = {
+                "members": self.str_list(body.get("hosts"), (*gpath, "hosts"), what="host names"),
+                "max_unavailable": budget,
+                "vars": self.vars(body.get("vars"), (*gpath, "vars")),
+                "description": str(body.get("description") or ""),
+            }
+        return out
+
+    def hosts_section(
+        self,
+        value: Any,
+        ssh: SSHSettings,
+        group_specs: Mapping[str, Mapping[str, Any]],
+        fleet_vars: Mapping[str, Any],
+    ) -> list[Host]:
+        path: Path_ = ("hosts",)
+        if value is None:
+            raise self.err(
+                path if "hosts" in (self.doc.value or {}) else (), "no hosts: add a 'hosts' section"
+            )
+        entries: list[tuple[str, Any, Path_]] = []
+        if isinstance(value, dict):
+            for hname, spec in value.items():
+                entries.append((hname, spec, (*path, hname)))
+        elif isinstance(value, list):
+            for i, spec in enumerate(value):
+                hpath = (*path, i)
+                if isinstance(spec, str):
+                    entries.append((spec, None, hpath))
+                    continue
+                body = self.mapping(spec, hpath, HOST_KEYS)
+                if "name" not in body:
+                    raise self.err(hpath, "each host in a list needs a 'name'")
+                entries.append((self.name(body["name"], (*hpath, "name")), body, hpath))
+        else:
+            raise self.err(
+                path, f"expected a mapping of host name to settings (or a list), got {_kind(value)}"
+            )
+        if not entries:
+            raise self.err(path, "no hosts: the 'hosts' section is empty")
+        seen: dict[str, Path_] = {}
+        hosts: list[Host] = []
+        for hname, spec, hpath in entries:
+            self.name(hname, hpath)
+            if hname in seen:
+                raise self.err(
+                    hpath, f"duplicate host name {hname!r} (first on line {self.doc.line(seen[hname])})"
+                )
+            seen[hname] = hpath
+            if spec is None:
+                spec = {}
+            elif isinstance(spec, str):
+                spec = {"address": spec}
+            body = self.mapping(spec, hpath, HOST_KEYS)
+            address = self.string(body.get("address", hname), (*hpath, "address"), what="an address")
+            if any(c.isspace() for c in address) or address.startswith("-"):
+                raise self.err((*hpath, "address"), f"expected a host name or IP address, got {address!r}")
+            port = self.integer(
+                body.get("port", ssh.port), (*hpath, "port"), low=1, high=65535, what="a TCP port"
+            )
+            user = self.name(body["user"], (*hpath, "user")) if body.get("user") is not None else ssh.user
+            groups = self.str_list(body.get("groups"), (*hpath, "groups"), what="group names")
+            for i, g in enumerate(groups):
+                if g not in group_specs:
+                    raise self.err(
+                        (*hpath, "groups", i),
+                        f"unknown group {g!r}{did_you_mean(g, group_specs)}; declare groups under 'groups'",
+                    )
+            hvars = self.vars(body.get("vars"), (*hpath, "vars"))
+            hosts.append(Host(hname, address, port, user, tuple(groups), hvars, self.doc.line(hpath)))
+        return hosts
+
+    def resolve_groups(self, specs: Mapping[str, Mapping[str, Any]], hosts: list[Host]) -> dict[str, Group]:
+        names = [h.name for h in hosts]
+        members: dict[str, list[str]] = {g: [] for g in specs}
+        for gname, spec in specs.items():
+            for i, member in enumerate(spec["members"]):
+                if member not in names:
+                    raise self.err(
+                        ("groups", gname, "hosts", i),
+                        f"unknown host {member!r}{did_you_mean(member, names)}",
+                    )
+                if member in members[gname]:
+                    raise self.err(("groups", gname, "hosts", i), f"host {member!r} is listed twice")
+                members[gname].append(member)
+        for h in hosts:
+            for g in h.groups:
+                if h.name not in members[g]:
+                    members[g].append(h.name)
+        order = {n: i for i, n in enumerate(names)}
+        groups: dict[str, Group] = {}
+        for gname, spec in specs.items():
+            ordered = tuple(sorted(members[gname], key=order.__getitem__))
+            groups[gname] = Group(gname, ordered, spec["max_unavailable"], spec["vars"], spec["description"])
+        return groups
+
+    def apply_group_vars(
+        self, hosts: list[Host], groups: Mapping[str, Group], fleet_vars: Mapping[str, Any]
+    ) -> list[Host]:
+        out = []
+        for h in hosts:
+            member_of = tuple(g for g in groups if h.name in groups[g].members)
+            merged: dict[str, Any] = dict(fleet_vars)
+            for g in member_of:
+                merged.update(groups[g].vars)
+            merged.update(h.vars)
+            out.append(Host(h.name, h.address, h.port, h.user, member_of, merged, h.line))
+        return out
+
+    def policy(self, value: Any, names: set[str], groups: Mapping[str, Group], total: int) -> Policy:
+        path: Path_ = ("policy",)
+        data = self.mapping(value, path, POLICY_KEYS)
+        kw: dict[str, Any] = {}
+        if "batch" in data:
+            raw = data["batch"]
+            steps = raw if isinstance(raw, list) else [raw]
+            if not steps:
+                raise self.err(
+                    (*path, "batch"), "expected a number, a percentage or a non-empty list of them"
+                )
+            kw["batch"] = tuple(
+                self.amount(
+                    s, (*path, "batch", i) if isinstance(raw, list) else (*path, "batch"), what="batch size"
+                )
+                for i, s in enumerate(steps)
+            )
+        for key in ("max_unavailable", "group_max_unavailable"):
+            if key in data:
+                kw[key] = self.amount(data[key], (*path, key), what=key)
+        for key in (
+            "bake",
+            "reboot_timeout",
+            "connect_timeout",
+            "command_timeout",
+            "poll_interval",
+            "check_interval",
+            "recheck_interval",
+            "resume_grace",
+        ):
+            if key in data:
+                kw[key] = self.duration(data[key], (*path, key), positive=key != "bake")
+        if "max_uptime" in data:
+            kw["max_uptime"] = self.duration(data["max_uptime"], (*path, "max_uptime"))
+        if "max_failures" in data:
+            kw["max_failures"] = self.integer(data["max_failures"], (*path, "max_failures"), low=0)
+        for key in ("reboot_command", "boot_id_command"):
+            if key in data:
+                kw[key] = self.string(data[key], (*path, key), what="a command")
+        if "order" in data:
+            order = data["order"]
+            if order not in ORDERS:
+                raise self.err(
+                    (*path, "order"),
+                    f"expected one of {', '.join(ORDERS)}, got {order!r}{did_you_mean(str(order), ORDERS)}",
+                )
+            kw["order"] = order
+        if "canaries" in data:
+            cpath = (*path, "canaries")
+            canaries: list[str] = []
+            for i, item in enumerate(self.str_list(data["canaries"], cpath, what="host or group names")):
+                ipath = (*cpath, i) if isinstance(data["canaries"], list) else cpath
+                if item in groups:
+                    canaries.extend(m for m in groups[item].members if m not in canaries)
+                elif item in names:
+                    if item not in canaries:
+                        canaries.append(item)
+                else:
+                    raise self.err(
+                        ipath,
+                        f"unknown host or group {item!r}{did_you_mean(item, [*names, *groups])}",
+                    )
+            if len(canaries) >= total and total > 1:
+                raise self.err(cpath, "every host is a canary; leave at least one host for the roll proper")
+            kw["canaries"] = tuple(canaries)
+        if "drift" in data:
+            kw["drift"] = self.drift(data["drift"], (*path, "drift"))
+        policy = Policy(**kw)
+        if policy.poll_interval > policy.reboot_timeout:
+            raise self.err((*path, "poll_interval"), "poll_interval is longer than reboot_timeout")
+        return policy
+
+    def drift(self, value: Any, path: Path_) -> Any:
+        from .drift import DriftPolicy
+
+        data = self.mapping(value, path, None)
+        try:
+            return DriftPolicy.from_mapping(data)
+        except ValueError as exc:
+            # Point at the most specific key the message names, when we can find it.
+            sub = path
+            for key in data:
+                if isinstance(key, str) and key in str(exc):
+                    sub = (*path, key)
+                    break
+            raise self.err(sub, str(exc)) from None
+
+    def checks(
+        self,
+        value: Any,
+        path: Path_,
+        keys: tuple[str, ...],
+        names: set[str],
+        groups: Mapping[str, Group],
+        hosts: list[Host],
+    ) -> list[CheckSpec]:
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise self.err(path, f"expected a list of checks, got {_kind(value)}")
+        out: list[CheckSpec] = []
+        seen: set[str] = set()
+        local = path[0] == "service_checks"
+        for i, item in enumerate(value):
+            cpath = (*path, i)
+            body = self.mapping(item, cpath, keys)
+            if "command" not in body:
+                raise self.err(cpath, "a check needs a 'command'")
+            command = self.string(body["command"], (*cpath, "command"), what="a command")
+            cname = self.name(body.get("name", f"check-{i + 1}"), (*cpath, "name"))
+            if cname in seen:
+                raise self.err((*cpath, "name"), f"duplicate check name {cname!r}")
+            seen.add(cname)
+            cgroups = self.str_list(body.get("groups"), (*cpath, "groups"), what="group names")
+            for j, g in enumerate(cgroups):
+                if g not in groups:
+                    raise self.err((*cpath, "groups", j), f"unknown group {g!r}{did_you_mean(g, groups)}")
+            chosts = self.str_list(body.get("hosts"), (*cpath, "hosts"), what="host names")
+            for j, h in enumerate(chosts):
+                if h not in names:
+                    raise self.err((*cpath, "hosts", j), f"unknown host {h!r}{did_you_mean(h, names)}")
+            spec = CheckSpec(
+                name=cname,
+                command=command,
+                kind="local" if local else "command",
+                timeout=self.duration(body["timeout"], (*cpath, "timeout")) if "timeout" in body else None,
+                retries=self.integer(body.get("retries", 0), (*cpath, "retries"), low=0, high=100),
+                retry_delay=self.duration(
+                    body.get("retry_delay", 1), (*cpath, "retry_delay"), positive=False
+                ),
+                initial_delay=self.duration(
+                    body.get("initial_delay", 0), (*cpath, "initial_delay"), positive=False
+                ),
+                groups=tuple(cgroups),
+                hosts=tuple(chosts),
+            )
+            if not local:
+                self.check_placeholders(spec, (*cpath, "command"), hosts)
+            out.append(spec)
+        return out
+
+    def check_placeholders(self, spec: CheckSpec, path: Path_, hosts: list[Host]) -> None:
+        for match in PLACEHOLDER.finditer(spec.command):
+            key = match.group(1)
+            for h in hosts:
+                if spec.applies_to(h) and placeholder_value(key, h) is None:
+                    raise self.err(path, f"placeholder {{{key}}} has no value for host {h.name!r}")
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return f"a boolean ({str(value).lower()})"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, int):
+        return f"a number ({value})"
+    if isinstance(value, float):
+        return "a number (infinite)" if math.isinf(value) else f"a number ({value:g})"
+    return f"{value!r}"
+
+
+Loader = Callable[[str], Inventory]
