@@ -167,7 +167,7 @@ class CommandResult:
 
 class Runner(Protocol):
     # The timeout is the runner's to enforce (it kills the remote command), hence a parameter.
-    async def run(self, command: str, *, timeout: float) -> CommandResult: ...  # noqa: ASYNC109
+    async def run(self, command: str, *, timeout: float) -> CommandResult: ...
 
 
 # --------------------------------------------------------------------------------------------------
@@ -828,7 +828,7 @@ def parse_facts(text: str) -> Facts:
 # Gathering
 
 
-async def gather_facts(runner: Runner, *, timeout: float) -> Facts:  # noqa: ASYNC109
+async def gather_facts(runner: Runner, *, timeout: float) -> Facts:
     """Run ``FACTS_COMMAND`` once and parse it. Connection errors from the runner propagate."""
     result = await runner.run(FACTS_COMMAND, timeout=timeout)
     facts = parse_facts(result.stdout)
@@ -882,7 +882,7 @@ async def gather_evidence(
     runner: Runner,
     units: Sequence[str],
     *,
-    timeout: float,  # noqa: ASYNC109 - passed on to the runner, which enforces it
+    timeout: float,
     lines: int = 20,
 ) -> dict[str, str]:
     """This boot's last ``lines`` journal lines for each unit, in one round trip: {unit: text}."""

@@ -451,7 +451,7 @@ class Recorder:
         self.result = result
         self.calls: list[tuple[str, float]] = []
 
-    async def run(self, command: str, *, timeout: float) -> CommandResult:  # noqa: ASYNC109
+    async def run(self, command: str, *, timeout: float) -> CommandResult:
         self.calls.append((command, timeout))
         return self.result
 

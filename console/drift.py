@@ -1,0 +1,725 @@
+"""Drift audit: what a host that has run for months would lose, or change, at its next clean boot.
+
+Pure functions over ``Facts`` (see ``console/facts.py``):
+
+- ``preflight(facts, policy)`` -- before a reboot: units that run now but that nothing starts at boot,
+  failed units, live patches, a newer kernel waiting, a reboot the host itself asks for, uptime debt;
+- ``regressions(before, after, policy, evidence)`` -- after the reboot: units lost, units that failed at
+  boot, enabled units that never started (an unmet dependency: systemd lists only the dependency as
+  failed), the old kernel booted again, a degraded system;
+- ``evidence_units(before, after)`` -- which units' journals the engine should fetch before calling
+  ``regressions`` (see ``console.facts.gather_evidence``).
+
+What each finding means, its default severity and how to configure it: ``docs/drift.md``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Any
+
+from .durations import format_duration
+from .facts import Facts, UnitState, kernel_version_key
+
+__all__ = [
+    "ALL_KINDS",
+    "DEFAULT_REACHABILITY_UNITS",
+    "DEFAULT_SEVERITIES",
+    "KINDS_AFTER",
+    "KINDS_BEFORE",
+    "ON_DEMAND_UNITS",
+    "DriftPolicy",
+    "Finding",
+    "Severity",
+    "evidence_units",
+    "preflight",
+    "regressions",
+]
+
+
+class Severity(StrEnum):
+    BLOCK = "block"  # the roll pauses (before: the host is not rebooted) until someone decides
+    WARN = "warn"  # shown and recorded; the roll goes on
+    IGNORE = "ignore"  # not reported
+
+
+KINDS_BEFORE: tuple[str, ...] = (
+    "running-not-enabled",
+    "not-in-boot-tree",
+    "failed-units",
+    "degraded",
+    "live-patched",
+    "kernel-pending",
+    "reboot-required",
+    "uptime-debt",
+)
+KINDS_AFTER: tuple[str, ...] = (
+    "lost-unit",
+    "new-failed-unit",
+    "enabled-not-active",
+    "kernel-not-updated",
+    "degraded-after-boot",
+)
+ALL_KINDS: tuple[str, ...] = KINDS_BEFORE + KINDS_AFTER
+DEFAULT_SEVERITIES: Mapping[str, Severity] = {
+    **dict.fromkeys(KINDS_BEFORE, Severity.WARN),
+    **dict.fromkeys(KINDS_AFTER, Severity.BLOCK),
+}
+
+# The two "won't come back at boot" kinds are one problem seen with two levels of certainty; a unit gets
+# at most one of them, and a per-unit exception written for either applies to both.
+BOOT_START_KINDS = ("running-not-enabled", "not-in-boot-tree")
+
+# Units the host needs to be reachable over SSH again. One of these running now but not coming back at
+# boot blocks the reboot: the host would not answer afterwards. systemd-resolved is deliberately not in
+# the list: without it the host still answers on its address (name lookups *on* the host break, which a
+# health check should catch), so it is a warning like any other unit.
+DEFAULT_REACHABILITY_UNITS: tuple[str, ...] = (
+    "ssh.service",
+    "sshd.service",
+    "ssh.socket",
+    "sshd.socket",
+    "systemd-networkd.service",
+    "NetworkManager.service",
+    "networking.service",
+    "network.service",
+    "wicked.service",
+    "dhcpcd.service",
+)
+
+# Units started on demand at run time -- by logind for a login, by udev for a device, by D-Bus, by a
+# crash -- rather than at boot. That they run now and nothing in the boot tree starts them is normal.
+# Used when the host's own answer (TriggeredBy, WantedBy=*.device, the D-Bus service files) is missing.
+ON_DEMAND_UNITS: tuple[str, ...] = (
+    "user@*.service",
+    "user-runtime-dir@*.service",
+    "autovt@*.service",
+    "getty@tty*.service",
+    "serial-getty@*.service",
+    "container-getty@*.service",
+    "systemd-coredump@*.service",
+    "ifup@*.service",
+    "lvm2-pvscan@*.service",
+    "systemd-backlight@*.service",
+    "systemd-fsck@*.service",
+    "dbus-:*.service",
+    "systemd-hostnamed.service",
+    "systemd-localed.service",
+    "systemd-timedated.service",
+    "systemd-machined.service",
+    "systemd-importd.service",
+    "systemd-portabled.service",
+    "polkit.service",
+    "packagekit.service",
+    "udisks2.service",
+    "accounts-daemon.service",
+    "fwupd.service",
+)
+
+# Unit-file states under which nothing starts the unit at the next boot (unless something else pulls
+# it in). "enabled-runtime" is not among them: systemd's own generators produce it at every boot.
+NOT_AT_BOOT_STATES = frozenset(
+    {"disabled", "masked", "masked-runtime", "linked", "linked-runtime", "transient"}
+)
+ENABLED_STATES = frozenset({"enabled", "enabled-runtime"})
+_BAD_STATES = frozenset({"degraded", "maintenance"})
+
+
+# --------------------------------------------------------------------------------------------------
+# Findings
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str
+    severity: Severity
+    subject: str  # a unit name, a kernel release, or "host"
+    message: str  # one sentence for the person on call
+    evidence: str = ""  # what the host said: journal lines, unit states
+    phase: str = "before"  # "before" or "after" the reboot
+
+    def to_dict(self) -> dict[str, str]:
+        return {
+            "kind": self.kind,
+            "severity": str(self.severity),
+            "subject": self.subject,
+            "message": self.message,
+            "evidence": self.evidence,
+            "phase": self.phase,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Finding:
+        if not isinstance(data, Mapping):
+            raise ValueError(f"a finding must be a mapping, got {type(data).__name__}")
+        try:
+            values = {k: data[k] for k in ("kind", "severity", "subject", "message")}
+        except KeyError as exc:
+            raise ValueError(f"a finding needs {exc.args[0]!r}") from None
+        evidence = data.get("evidence", "")
+        phase = data.get("phase", "before")
+        if not all(isinstance(v, str) for v in (*values.values(), evidence, phase)):
+            raise ValueError("finding fields must be strings")
+        if phase not in ("before", "after"):
+            raise ValueError(f"phase must be 'before' or 'after', got {phase!r}")
+        try:
+            severity = Severity(values["severity"])
+        except ValueError:
+            raise ValueError(f"unknown severity {values['severity']!r}") from None
+        return cls(values["kind"], severity, values["subject"], values["message"], evidence, phase)
+
+
+# --------------------------------------------------------------------------------------------------
+# Policy
+
+
+@dataclass(frozen=True)
+class DriftPolicy:
+    """How findings are rated.
+
+    Precedence for one finding: a per-unit exception, then (for a reachability unit that would not
+    come back at boot) ``block``, then the kind's severity override, then the kind's default.
+    """
+
+    severities: Mapping[str, Severity] = field(default_factory=dict)
+    exceptions: Mapping[str, Mapping[str, Severity]] = field(default_factory=dict)
+    max_uptime: float | None = None  # seconds; None: no uptime-debt finding
+    reachability_units: tuple[str, ...] = DEFAULT_REACHABILITY_UNITS
+
+    @classmethod
+    def default(cls) -> DriftPolicy:
+        return cls()
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], *, max_uptime: float | None = None) -> DriftPolicy:
+        """Read the ``drift:`` configuration. Raises ValueError naming the bad key or value."""
+        if not isinstance(data, Mapping):
+            raise ValueError(
+                f"expected a mapping with severity, exceptions, reachability_units; got {data!r}"
+            )
+        allowed = ("severity", "exceptions", "reachability_units")
+        for key in data:
+            if key not in allowed:
+                hint = " (max_uptime is a policy setting: policy.max_uptime)" if key == "max_uptime" else ""
+                raise ValueError(
+                    f"unknown key {key!r}{_did_you_mean(str(key), allowed)}{hint}; "
+                    f"expected {', '.join(allowed)}"
+                )
+        severities: dict[str, Severity] = {}
+        raw = data.get("severity") or {}
+        if not isinstance(raw, Mapping):
+            raise ValueError(f"severity: expected a mapping of finding kind to severity, got {raw!r}")
+        for kind, value in raw.items():
+            _check_kind("severity", kind)
+            severities[kind] = _severity(f"severity: {kind}", value)
+        exceptions: dict[str, dict[str, Severity]] = {}
+        raw = data.get("exceptions") or {}
+        if not isinstance(raw, Mapping):
+            raise ValueError(
+                f"exceptions: expected a mapping of finding kind to {{unit: severity}}, got {raw!r}"
+            )
+        for kind, units in raw.items():
+            _check_kind("exceptions", kind)
+            if not isinstance(units, Mapping):
+                raise ValueError(
+                    f"exceptions: {kind}: expected a mapping of unit name or glob to severity, got {units!r}"
+                )
+            per_kind: dict[str, Severity] = {}
+            for pattern, value in units.items():
+                if not isinstance(pattern, str) or not pattern.strip():
+                    raise ValueError(f"exceptions: {kind}: a unit name or glob must be a non-empty string")
+                per_kind[pattern.strip()] = _severity(f"exceptions: {kind}: {pattern}", value)
+            exceptions[kind] = per_kind
+        reach = DEFAULT_REACHABILITY_UNITS
+        if "reachability_units" in data:
+            raw = data["reachability_units"]
+            if not isinstance(raw, list | tuple) or not all(isinstance(u, str) and u.strip() for u in raw):
+                raise ValueError(f"reachability_units: expected a list of unit names or globs, got {raw!r}")
+            reach = tuple(u.strip() for u in raw)
+        if max_uptime is not None and (isinstance(max_uptime, bool) or max_uptime <= 0):
+            raise ValueError(f"max_uptime must be a positive number of seconds, got {max_uptime!r}")
+        return cls(severities, exceptions, max_uptime, reach)
+
+    def with_max_uptime(self, seconds: float | None) -> DriftPolicy:
+        return replace(self, max_uptime=seconds)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The configuration shape ``from_mapping`` reads, plus ``max_uptime`` (seconds)."""
+        return {
+            "severity": {k: str(v) for k, v in self.severities.items()},
+            "exceptions": {k: {p: str(s) for p, s in v.items()} for k, v in self.exceptions.items()},
+            "reachability_units": list(self.reachability_units),
+            "max_uptime": self.max_uptime,
+        }
+
+    def is_reachability_unit(self, name: str, aliases: Iterable[str] = ()) -> bool:
+        return _matches_any((name, *aliases), self.reachability_units)
+
+    def severity_for(self, kind: str, subject: str, aliases: Iterable[str] = ()) -> Severity:
+        names = (subject, *aliases)
+        kinds = BOOT_START_KINDS if kind in BOOT_START_KINDS else (kind,)
+        ordered = (kind, *(k for k in kinds if k != kind))
+        for k in ordered:
+            found = _exception(self.exceptions.get(k, {}), names)
+            if found is not None:
+                return found
+        if kind in BOOT_START_KINDS and self.is_reachability_unit(subject, aliases):
+            return Severity.BLOCK
+        return self.severities.get(kind, DEFAULT_SEVERITIES.get(kind, Severity.WARN))
+
+
+def _exception(table: Mapping[str, Severity], names: Iterable[str]) -> Severity | None:
+    names = tuple(names)
+    for name in names:  # an exact name first, then globs in the order written
+        if name in table:
+            return table[name]
+    for pattern, severity in table.items():
+        if any(fnmatch.fnmatchcase(n, pattern) for n in names):
+            return severity
+    return None
+
+
+def _matches_any(names: Iterable[str], patterns: Iterable[str]) -> bool:
+    pats = tuple(patterns)
+    return any(fnmatch.fnmatchcase(n, p) for n in names for p in pats)
+
+
+def _did_you_mean(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _check_kind(where: str, kind: object) -> None:
+    if not isinstance(kind, str) or kind not in ALL_KINDS:
+        raise ValueError(
+            f"{where}: unknown finding kind {kind!r}{_did_you_mean(str(kind), ALL_KINDS)}; "
+            f"known kinds: {', '.join(ALL_KINDS)}"
+        )
+
+
+def _severity(where: str, value: object) -> Severity:
+    if isinstance(value, str):
+        try:
+            return Severity(value.strip().lower())
+        except ValueError:
+            pass
+    choices = [s.value for s in Severity]
+    return_hint = _did_you_mean(str(value), choices)
+    raise ValueError(f"{where}: expected one of {', '.join(choices)}, got {value!r}{return_hint}")
+
+
+# --------------------------------------------------------------------------------------------------
+# Does a unit come back at boot?
+
+
+def _names(unit: UnitState | None, name: str) -> tuple[str, ...]:
+    return (name, *(unit.aliases if unit else ()))
+
+
+def _triggers(facts: Facts, name: str) -> tuple[str, ...]:
+    """The sockets, timers and paths that start ``name``: from TriggeredBy, else guessed by name."""
+    units = facts.units or {}
+    unit = units.get(name)
+    if unit is not None and unit.triggered_by is not None:
+        return unit.triggered_by
+    stem, dot, suffix = name.rpartition(".")
+    if not dot or suffix != "service":
+        return ()
+    guesses = [f"{stem}.socket", f"{stem}.timer", f"{stem}.path"]
+    if "@" in stem:  # a per-connection instance of an Accept=yes socket: foo@0-1.2.3.4:22.service
+        guesses.append(stem.split("@", 1)[0] + ".socket")
+    return tuple(g for g in guesses if g in units)
+
+
+def _on_demand(facts: Facts, unit: UnitState | None, name: str) -> str | None:
+    names = _names(unit, name)
+    if facts.dbus_services and set(names) & facts.dbus_services:
+        return "it is started on demand through D-Bus"
+    if _matches_any(names, ON_DEMAND_UNITS):
+        return "it is started on demand (login, device, D-Bus or crash)"
+    if unit is not None and unit.pulled_by and any(p.endswith(".device") for p in unit.pulled_by):
+        return "a device pulls it in (udev)"
+    return None
+
+
+def _why_it_comes_back(facts: Facts, name: str, seen: frozenset[str] = frozenset()) -> str | None:
+    """Why ``name`` will be started again after a boot, or None when nothing will start it.
+
+    With a boot tree: it is in ``default.target``'s tree, or on demand, or its trigger / a unit that
+    pulls it in comes back. Without one: judged from the unit-file states (``NOT_AT_BOOT_STATES``).
+    """
+    if name in seen or len(seen) > 16:
+        return None
+    seen = seen | {name}
+    units = facts.units or {}
+    unit = units.get(name)
+    names = _names(unit, name)
+    tree = facts.boot_tree
+    if tree is not None and set(names) & tree:
+        return "it is in the boot tree"
+    why = _on_demand(facts, unit, name)
+    if why:
+        return why
+    for trigger in _triggers(facts, name):
+        if _why_it_comes_back(facts, trigger, seen):
+            return f"{trigger} activates it"
+    for puller in (unit.pulled_by if unit else None) or ():
+        if tree is None and puller.endswith(".target"):
+            return f"{puller} wants it"
+        if tree is not None and puller in tree:
+            return f"{puller} pulls it in"
+        if puller in units and _why_it_comes_back(facts, puller, seen):
+            return f"{puller} pulls it in"
+    if tree is None:
+        state = facts.unit_file_state_of(name)
+        if state not in NOT_AT_BOOT_STATES:
+            return f"its unit file is {state or 'of unknown state'}"
+    return None
+
+
+def _unit_evidence(facts: Facts, unit: UnitState) -> str:
+    parts = [
+        f"ActiveState={unit.active}",
+        f"SubState={unit.sub}",
+        f"UnitFileState={facts.unit_file_state_of(unit.name) or 'unknown'}",
+    ]
+    if unit.result:
+        parts.append(f"Result={unit.result}")
+    if unit.triggered_by:
+        parts.append("TriggeredBy=" + " ".join(unit.triggered_by))
+    if unit.pulled_by:
+        parts.append("WantedBy/RequiredBy=" + " ".join(unit.pulled_by))
+    return " ".join(parts)
+
+
+# --------------------------------------------------------------------------------------------------
+# Before the reboot
+
+
+class _Collector:
+    def __init__(self, policy: DriftPolicy, phase: str, include_ignored: bool) -> None:
+        self.policy = policy
+        self.phase = phase
+        self.include_ignored = include_ignored
+        self.found: list[Finding] = []
+
+    def add(
+        self, kind: str, subject: str, message: str, evidence: str = "", aliases: Iterable[str] = ()
+    ) -> None:
+        severity = self.policy.severity_for(kind, subject, aliases)
+        if severity is Severity.IGNORE and not self.include_ignored:
+            return
+        self.found.append(Finding(kind, severity, subject, message, evidence, self.phase))
+
+    def result(self) -> list[Finding]:
+        order = {k: i for i, k in enumerate(ALL_KINDS)}
+        rank = {Severity.BLOCK: 0, Severity.WARN: 1, Severity.IGNORE: 2}
+        return sorted(self.found, key=lambda f: (rank[f.severity], order.get(f.kind, 99), f.subject))
+
+
+def preflight(
+    facts: Facts,
+    policy: DriftPolicy,
+    *,
+    last_reboot_at: float | None = None,
+    now: float | None = None,
+    include_ignored: bool = False,
+) -> list[Finding]:
+    """Findings about a host before its reboot, most severe first. Unknown facts give no finding."""
+    out = _Collector(policy, "before", include_ignored)
+    units = facts.units or {}
+
+    for name in sorted(units):
+        unit = units[name]
+        if not unit.is_active:
+            continue
+        if _why_it_comes_back(facts, name) is not None:
+            continue
+        state = facts.unit_file_state_of(name)
+        reach = policy.is_reachability_unit(name, unit.aliases)
+        tail = "; it is needed to reach this host, which would not answer after the reboot" if reach else ""
+        kind = "not-in-boot-tree" if facts.boot_tree is not None else "running-not-enabled"
+        where = " and not in default.target's boot tree" if facts.boot_tree is not None else ""
+        if state == "transient":
+            message = (
+                f"{name} is running but nothing starts it at boot: it was started with systemd-run{where}"
+            )
+        elif state in ("masked", "masked-runtime"):
+            message = f"{name} is running but cannot start at boot: it is masked{where}"
+        else:
+            message = f"{name} is running but nothing starts it at boot: it is {state or 'unknown'}{where}"
+            message += " (started by hand?)"
+        out.add(kind, name, message + tail, _unit_evidence(facts, unit), unit.aliases)
+
+    failed = [units[n] for n in sorted(units) if units[n].is_failed]
+    for unit in failed:
+        out.add(
+            "failed-units",
+            unit.name,
+            f"{unit.name} has failed (Result={unit.result or 'unknown'}); "
+            "the reboot will try to start it again",
+            _unit_evidence(facts, unit),
+            unit.aliases,
+        )
+    if facts.system_state in _BAD_STATES and not failed:
+        out.add(
+            "degraded",
+            "host",
+            f"systemd says the system is {facts.system_state}, but no service, socket, timer or path unit "
+            "has failed (a mount or device? see systemctl --failed)",
+            f"is-system-running: {facts.system_state}",
+        )
+
+    if facts.live_patched:
+        patches = (
+            ", ".join(facts.livepatches or ()) or "no patch loaded now, but the live-patch taint flag is set"
+        )
+        kernel = (
+            f"the running kernel {facts.kernel_running}" if facts.kernel_running else "the running kernel"
+        )
+        out.add(
+            "live-patched",
+            facts.kernel_running or "kernel",
+            f"{kernel} is live-patched ({patches}): "
+            "the reboot drops the patches and boots the kernel from disk",
+            f"livepatches={' '.join(facts.livepatches or ()) or '-'} tainted={facts.tainted}",
+        )
+    if facts.kernel_pending:
+        newest = facts.kernel_newest or "?"
+        out.add(
+            "kernel-pending",
+            newest,
+            f"kernel {newest} is installed but {facts.kernel_running} is running: "
+            f"the reboot should boot {newest}",
+            f"installed: {' '.join(facts.kernels_installed or ())}",
+        )
+    if facts.reboot_required:
+        pkgs = ", ".join(facts.reboot_required_pkgs)
+        out.add(
+            "reboot-required",
+            "host",
+            "the host says it needs a reboot" + (f" (for {pkgs})" if pkgs else ""),
+            "packages: " + (pkgs or "-"),
+        )
+    if policy.max_uptime is not None:
+        uptime = facts.uptime_seconds
+        source = "uptime"
+        if uptime is None and last_reboot_at is not None:
+            uptime = max(0.0, (time.time() if now is None else now) - last_reboot_at)
+            source = "time since the last recorded reboot"
+        if uptime is not None and uptime > policy.max_uptime:
+            out.add(
+                "uptime-debt",
+                "host",
+                f"up for {format_duration(uptime)} ({source}), longer than max_uptime "
+                f"{format_duration(policy.max_uptime)}",
+                f"uptime_seconds={uptime:.0f}",
+            )
+    return out.result()
+
+
+# --------------------------------------------------------------------------------------------------
+# After the reboot
+
+_TELLING = (
+    "Dependency failed",
+    "result 'dependency'",
+    "Failed with result",
+    "Failed to start",
+    "Main process exited",
+    "unmet condition",
+    "Start request repeated too quickly",
+    "ordering cycle",
+    "Job for",
+    "timed out",
+)
+
+
+def _telling_lines(text: str, limit: int = 4) -> str:
+    lines = [line for line in text.splitlines() if line.strip()]
+    chosen = [line for line in lines if any(t in line for t in _TELLING)]
+    return "\n".join((chosen or lines[-3:])[:limit])
+
+
+def _still_up(unit: UnitState | None) -> bool:
+    if unit is None:
+        return False
+    if unit.is_active:
+        return True
+    # still starting (or reloading its way up) is not lost; crash-looping is
+    return unit.active == "activating" and unit.sub != "auto-restart"
+
+
+def _condition_skipped(unit: UnitState | None, journal: str) -> bool:
+    if unit is not None and unit.condition_failed:
+        return True
+    return "unmet condition" in journal and "Dependency failed" not in journal
+
+
+def _enabled_not_active_candidate(name: str, before: Facts, after: Facts) -> UnitState | None:
+    """An enabled unit the boot should have started that is inactive now (cause still to be shown)."""
+    unit = (after.units or {}).get(name)
+    if unit is None or unit.load != "loaded" or unit.active != "inactive":
+        return None
+    if after.unit_file_state_of(name) not in ENABLED_STATES:
+        return None
+    if after.boot_tree is not None and not set(_names(unit, name)) & after.boot_tree:
+        return None  # enabled for a target this host does not boot into
+    if unit.condition_failed:
+        return None  # skipped by a start condition: by design
+    if unit.started and unit.result in (None, "success"):
+        return None  # it ran this boot and finished (a oneshot), or was stopped on purpose
+    if after.boot_tree is None and unit.pulled_by is not None and not unit.pulled_by:
+        return None  # nothing wants it
+    return unit
+
+
+def evidence_units(before: Facts, after: Facts) -> list[str]:
+    """Units whose journal (this boot) would explain a regression: fetch these, pass to regressions()."""
+    if before.units is None or after.units is None:
+        return []
+    names: list[str] = []
+    for name in sorted(set(before.units) | set(after.units)):
+        b, a = before.units.get(name), after.units.get(name)
+        if a is None:
+            continue  # not loaded this boot: its journal has nothing for this boot
+        new_failure = a.is_failed and not (b is not None and b.is_failed)
+        lost = b is not None and b.is_active and not _still_up(a)
+        if new_failure or lost or _enabled_not_active_candidate(name, before, after) is not None:
+            names.append(name)
+    return names[:40]
+
+
+def regressions(
+    before: Facts,
+    after: Facts,
+    policy: DriftPolicy,
+    evidence: Mapping[str, str] | None = None,
+    *,
+    include_ignored: bool = False,
+) -> list[Finding]:
+    """What the reboot broke or failed to fix, most severe first. One finding per unit at most."""
+    journal = dict(evidence or {})
+    out = _Collector(policy, "after", include_ignored)
+    new_failed: list[str] = []
+    if before.units is not None and after.units is not None:
+        bu, au = before.units, after.units
+        for name in sorted(set(bu) | set(au)):
+            b, a = bu.get(name), au.get(name)
+            text = journal.get(name, "")
+            aliases = a.aliases if a else (b.aliases if b else ())
+            if a is not None and a.is_failed and not (b is not None and b.is_failed):
+                new_failed.append(name)
+                was = "was running before the reboot and " if b is not None and b.is_active else ""
+                out.add(
+                    "new-failed-unit",
+                    name,
+                    f"{name} {was}failed at boot (Result={a.result or 'unknown'})",
+                    _telling_lines(text) or _unit_evidence(after, a),
+                    aliases,
+                )
+                continue
+            if _enabled_not_active_candidate(name, before, after) is not None and a is not None:
+                finding = _enabled_not_active(name, b, a, after, text)
+                if finding is not None:
+                    message, ev = finding
+                    out.add("enabled-not-active", name, message, ev, aliases)
+                    continue
+            if b is None or not b.is_active or _still_up(a):
+                continue
+            lost = _lost(name, b, a, before, after, text)
+            if lost is not None:
+                message, ev = lost
+                out.add("lost-unit", name, message, ev, aliases)
+
+    old, booted = before.kernel_newest or after.kernel_newest, after.kernel_running
+    if old and booted and kernel_version_key(old) > kernel_version_key(booted):
+        out.add(
+            "kernel-not-updated",
+            old,
+            f"booted {booted} again although {old} was installed (check the boot loader's default entry)",
+            f"before: running {before.kernel_running}, newest {before.kernel_newest}; "
+            f"after: running {booted}",
+        )
+    if after.system_state in _BAD_STATES and before.system_state not in _BAD_STATES and not new_failed:
+        out.add(
+            "degraded-after-boot",
+            "host",
+            f"systemd says the system is {after.system_state} after the boot (it was "
+            f"{before.system_state or 'unknown'} before); see systemctl --failed",
+            f"is-system-running: {after.system_state}",
+        )
+    return out.result()
+
+
+def _enabled_not_active(
+    name: str, before_unit: UnitState | None, unit: UnitState, after: Facts, text: str
+) -> tuple[str, str] | None:
+    dependency = "Dependency failed" in text or "result 'dependency'" in text
+    if not dependency and _condition_skipped(unit, text):
+        return None
+    was_up = before_unit is not None and before_unit.is_active
+    if not (dependency or unit.started is False or was_up):
+        return None  # no sign that the boot tried and failed to start it
+    units = after.units or {}
+    failed = sorted(u.name for u in units.values() if u.is_failed)
+    named = [n for n in failed if name in (units[n].pulled_by or ())]
+    if dependency:
+        if named:
+            cause = f"its dependency {', '.join(named)} failed"
+        elif failed:
+            cause = f"a unit it requires failed, probably {', '.join(failed)}"
+        else:
+            cause = "a unit it requires failed"
+        message = (
+            f"{name} is enabled but did not start at boot: {cause} (unmet dependency, or ordered too early)"
+        )
+    else:
+        hint = f"; failed at this boot: {', '.join(named or failed)}" if (named or failed) else ""
+        message = (
+            f"{name} is enabled but was never started at this boot "
+            f"(unmet dependency, or ordered too early? see its journal{hint})"
+        )
+    return message, _telling_lines(text) or _unit_evidence(after, unit)
+
+
+def _lost(
+    name: str, b: UnitState, a: UnitState | None, before: Facts, after: Facts, text: str
+) -> tuple[str, str] | None:
+    # Started on demand or by a trigger: not running right after boot is normal. A lost trigger (socket,
+    # timer, path) is reported on its own.
+    facts = after if a is not None else before
+    if _on_demand(facts, a or b, name) or _on_demand(before, b, name):
+        return None
+    after_units, before_units = after.units or {}, before.units or {}
+    for trigger in _triggers(after, name) or _triggers(before, name):
+        if trigger in after_units and after_units[trigger].is_active:
+            return None  # it will be started when needed
+        if trigger in before_units and before_units[trigger].is_active:
+            return None  # the trigger itself is reported as lost
+    skipped = _condition_skipped(a, text)
+    if b.sub == "exited" and (skipped or (a is not None and a.started and a.result == "success")):
+        # A oneshot that had run: it ran again at this boot, or its start condition no longer holds
+        # (first-boot units, hardware-dependent ones). Either way nothing was lost.
+        return None
+    state = before.unit_file_state_of(name)
+    if a is None:
+        cause = "nothing started it at boot"
+        if state in NOT_AT_BOOT_STATES:
+            cause += f" (it is {state}: started by hand?)"
+    elif skipped:
+        cause = "its start condition was not met at boot"
+    elif a.started and a.result == "success":
+        cause = "it ran at boot and exited"
+    else:
+        cause = f"it is {a.active} ({a.sub})"
+    what = "had run (a one-shot unit)" if b.sub == "exited" else "was running"
+    return (
+        f"{name} {what} before the reboot and is not active now: {cause}",
+        _telling_lines(text) or (_unit_evidence(after, a) if a else "not loaded after the boot"),
+    )
