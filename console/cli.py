@@ -1,0 +1,375 @@
+"""``slowroll``: the command line. The console (Textual) is imported only when it is used."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from . import __version__
+from .durations import format_duration
+from .errors import SlowrollError, UsageError
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _speed(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number such as 20, got {text!r}") from None
+    if not 0 < value <= 10000:
+        raise argparse.ArgumentTypeError(f"expected a speed between 0 and 10000, got {text}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="slowroll",
+        description="Supervise slow rolling reboots of a Linux fleet over SSH.",
+        epilog="Exit codes: 0 complete, 1 stopped by itself (automatic pause) or aborted, "
+        "2 usage or inventory error, 130 stopped by the operator.",
+    )
+    p.add_argument("--version", action="version", version=f"slowroll {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    def roll_options(sp: argparse.ArgumentParser, *, sim_default: bool) -> None:
+        if not sim_default:
+            sp.add_argument(
+                "--sim", action="store_true", help="roll simulated twins of the hosts (a rehearsal)"
+            )
+        sp.add_argument(
+            "--fault",
+            action="append",
+            default=[],
+            metavar="KIND[@HOST]",
+            help="(simulator) place a fault on a host; KIND alone: the first host after the canary slice",
+        )
+        sp.add_argument("--speed", type=_speed, default=None, help="(simulator) divide every duration by X")
+        sp.add_argument("--seed", type=int, default=None, help="(simulator) random seed")
+        sp.add_argument("--headless", action="store_true", help="no console: one line per event")
+        sp.add_argument("--json", action="store_true", help="headless, one JSON object per line")
+        sp.add_argument(
+            "--accept-new", action="store_true", help="record keys of hosts seen for the first time"
+        )
+        sp.add_argument(
+            "--state", metavar="DIR", help="where rolls are journaled (default: user state folder)"
+        )
+
+    demo = sub.add_parser("demo", help="the console on the built-in simulated fleet")
+    demo.add_argument(
+        "--fleet", type=_positive_int, default=None, metavar="N", help="number of hosts (default 24)"
+    )
+    roll_options(demo, sim_default=True)
+
+    run = sub.add_parser("run", help="roll an inventory (console, or --headless)")
+    run.add_argument("inventory")
+    roll_options(run, sim_default=False)
+
+    sim = sub.add_parser("sim", help="serve simulated twins of an inventory until stopped")
+    sim.add_argument("inventory")
+    sim.add_argument(
+        "--out", required=True, metavar="DIR", help="write inventory.yaml, known_hosts, ledger here"
+    )
+    sim.add_argument("--fault", action="append", default=[], metavar="KIND[@HOST]")
+    sim.add_argument("--speed", type=_speed, default=1.0)
+    sim.add_argument("--seed", type=int, default=None)
+    sim.add_argument(
+        "--boot-time", type=float, default=None, metavar="SECONDS", help="boot time before --speed"
+    )
+
+    check = sub.add_parser("check", help="validate an inventory and summarise it (connects to nothing)")
+    check.add_argument("inventory")
+
+    plan = sub.add_parser("plan", help="print the ordered slices and why (connects to nothing)")
+    plan.add_argument("inventory")
+    plan.add_argument("--json", action="store_true")
+
+    faults = sub.add_parser("faults", help="list the simulator's named faults")
+    faults.set_defaults()
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return _dispatch(args)
+    except SlowrollError as exc:
+        print(f"slowroll: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("slowroll: interrupted", file=sys.stderr)
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    cmd = args.command
+    if cmd == "check":
+        return cmd_check(args)
+    if cmd == "plan":
+        return cmd_plan(args)
+    if cmd == "faults":
+        from .sim.fleet import FAULT_HELP
+
+        for kind, text in FAULT_HELP.items():
+            print(f"{kind:<18} {text}")
+        return 0
+    if cmd == "sim":
+        return cmd_sim(args)
+    if cmd in ("run", "demo"):
+        return cmd_roll(args)
+    raise UsageError(f"unknown command {cmd}")
+
+
+# ----------------------------------------------------------------------------------------------------
+# check / plan
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from .inventory import load_inventory
+    from .policy import Budgets
+
+    inv = load_inventory(args.inventory)
+    pol = inv.policy
+    budgets = Budgets.for_inventory(inv)
+    print(f"{inv.path}: OK — inventory {inv.name!r}")
+    print(f"  hosts    {len(inv.hosts)} in {len(inv.groups)} group(s)")
+    for g in inv.groups.values():
+        print(
+            f"    {g.name:<14} {len(g.members):>5} hosts   max unavailable {budgets.per_group[g.name]}"
+            f" ({g.budget(pol)}{'' if g.max_unavailable else ', default'})"
+        )
+    loose = [h.name for h in inv.hosts if not h.groups]
+    if loose:
+        print(f"    {'(no group)':<14} {len(loose):>5} hosts")
+    fleet = (
+        f"{budgets.fleet} ({pol.max_unavailable})"
+        if budgets.fleet is not None
+        else "bounded by the slice size"
+    )
+    print(f"  fleet    max unavailable {fleet}")
+    print(f"  batch    {', '.join(str(a) for a in pol.batch)} (the last step repeats)")
+    print(f"  canaries {', '.join(pol.canaries) or 'none'}")
+    print(
+        f"  timing   bake {format_duration(pol.bake)}, reboot timeout {format_duration(pol.reboot_timeout)}, "
+        f"connect {format_duration(pol.connect_timeout)}, command {format_duration(pol.command_timeout)}, "
+        f"poll every {format_duration(pol.poll_interval)}"
+    )
+    print(f"  failures pause after {pol.max_failures + 1} failure(s) (max_failures {pol.max_failures})")
+    print(f"  reboot   {pol.reboot_command!r}; boot id from {pol.boot_id_command!r}")
+    print(f"  checks   {len(inv.checks)} per host, {len(inv.service_checks)} service-level")
+    for c in inv.checks:
+        scope = ", ".join([*c.groups, *c.hosts]) or "all hosts"
+        print(f"    {c.name:<14} [{scope}] {c.command}")
+    for c in inv.service_checks:
+        print(f"    {c.name:<14} [service] {c.command}")
+    kh = inv.ssh.known_hosts or "~/.ssh/known_hosts"
+    print(f"  ssh      user {inv.ssh.user or '(current user)'}, known_hosts {kh} (strict)")
+    return 0
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from .inventory import load_inventory
+    from .policy import Budgets, plan
+
+    inv = load_inventory(args.inventory)
+    slices, why = plan(inv)
+    budgets = Budgets.for_inventory(inv)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "inventory": inv.name,
+                    "order": why,
+                    "budgets": {**budgets.per_group, **({"fleet": budgets.fleet} if budgets.fleet else {})},
+                    "slices": [
+                        {"index": s.index + 1, "hosts": list(s.hosts), "canary": s.canary, "reason": s.reason}
+                        for s in slices
+                    ],
+                },
+                indent=2,
+            )
+        )
+        return 0
+    print(f"Plan for {inv.name!r}: {len(inv.hosts)} hosts in {len(slices)} slices")
+    print(f"Order: {why}; canaries first.")
+    limits = ", ".join(f"{g} {n}" for g, n in budgets.per_group.items())
+    print(f"Budgets (max unavailable): {limits}" + (f", fleet {budgets.fleet}" if budgets.fleet else ""))
+    print("Each slice starts only when the one before it is done and baked.")
+    print()
+    width = len(str(len(slices)))
+    for s in slices:
+        tag = "canary" if s.canary else f"{len(s.hosts)} host(s)"
+        print(f"  {s.index + 1:>{width}}. {tag:<10} {', '.join(s.hosts)}")
+        print(f"  {'':>{width}}  {'':<10} ↳ {s.reason}")
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------------
+# sim
+
+
+def cmd_sim(args: argparse.Namespace) -> int:
+    from .inventory import load_inventory
+    from .sim.fleet import DEFAULT_BOOT_TIME, FaultError, SimFleet, parse_faults
+    from .sim.twin import twin_yaml
+
+    inv = load_inventory(args.inventory)
+    try:
+        faults = parse_faults(args.fault, inv)
+    except FaultError as exc:
+        raise UsageError(str(exc)) from None
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    async def serve() -> None:
+        fleet = SimFleet(
+            inv,
+            out,
+            speed=args.speed,
+            faults=faults,
+            seed=args.seed,
+            boot_time=args.boot_time or DEFAULT_BOOT_TIME,
+        )
+        await fleet.start()
+        target = out / "inventory.yaml"
+        tmp = out / "inventory.yaml.tmp"
+        tmp.write_text(twin_yaml(fleet))
+        os.replace(tmp, target)
+        print(f"serving {len(fleet.hosts)} simulated hosts on 127.0.0.1; inventory: {target}", flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        import signal
+
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        (out / "ready").write_text(str(os.getpid()))
+        await stop.wait()
+        await fleet.stop()
+
+    asyncio.run(serve())
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------------
+# run / demo
+
+
+def cmd_roll(args: argparse.Namespace) -> int:
+    from .inventory import load_inventory
+
+    demo = args.command == "demo"
+    simulate = demo or args.sim
+    if args.fault and not simulate:
+        raise UsageError("--fault needs the simulator: add --sim (or use slowroll demo)")
+    if args.speed is not None and not simulate:
+        raise UsageError("--speed needs the simulator: add --sim (or use slowroll demo)")
+    speed = args.speed if args.speed is not None else (10.0 if demo else 1.0)
+    headless = args.headless or args.json
+    with tempfile.TemporaryDirectory(prefix="slowroll-") as tmp:
+        work = Path(tmp)
+        if demo:
+            from .sim.twin import demo_inventory
+
+            inv = demo_inventory(work, args.fleet)
+        else:
+            inv = load_inventory(args.inventory)
+        faults: dict[str, set[str]] = {}
+        if simulate:
+            from .sim.fleet import FaultError, parse_faults
+
+            try:
+                faults = parse_faults(args.fault, inv)
+            except FaultError as exc:
+                raise UsageError(str(exc)) from None
+        return asyncio.run(
+            _roll(
+                inv,
+                work,
+                simulate=simulate,
+                faults=faults,
+                speed=speed,
+                seed=args.seed,
+                headless=headless,
+                as_json=args.json,
+                accept_new=args.accept_new,
+            )
+        )
+
+
+async def _roll(
+    inv: Any,
+    work: Path,
+    *,
+    simulate: bool,
+    faults: dict[str, set[str]],
+    speed: float,
+    seed: int | None,
+    headless: bool,
+    as_json: bool,
+    accept_new: bool,
+) -> int:
+    from .engine import Engine
+    from .ssh import Connector, SSHOptions
+
+    fleet = None
+    if simulate:
+        from .sim.fleet import SimFleet
+
+        fleet = SimFleet(inv, work / "sim", speed=speed, faults=faults, seed=seed)
+        await fleet.start()
+        target = fleet.twin_inventory()
+    else:
+        target = inv
+    try:
+        connector = Connector(
+            SSHOptions(
+                known_hosts=target.ssh.known_hosts,
+                accept_new=accept_new,
+                identity_files=target.ssh.identity_files,
+                agent=target.ssh.agent,
+            )
+        )
+        engine = Engine(target, connector)
+        if headless:
+            from .headless import run_headless
+
+            return await run_headless(engine, as_json=as_json)
+        from .tui.app import run_console
+
+        return await run_console(engine, simulated=fleet is not None, speed=speed)
+    finally:
+        if fleet is not None:
+            await fleet.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

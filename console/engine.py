@@ -1,0 +1,1057 @@
+"""The rollout engine: slices, budgets, and each host's reboot cycle, with pause, resume, skip, retry, abort.
+
+Per host: pre-check (facts + checks must pass before it is touched) → record the boot id → reboot command
+(the commit point: checked atomically against pause/abort) → see it go down (or its boot id change) →
+poll until it answers SSH with a **new** boot id → checks and drift regressions → bake (checks repeat) →
+done. The engine imports nothing from Textual: faces subscribe to its events and call its methods.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import getpass
+import math
+import os
+import signal
+import socket
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from .checks import CheckOutcome, CheckSpec, run_host_check, run_local_check
+from .drift import Finding, Severity, evidence_units, preflight, regressions
+from .events import (
+    COMMITTED,
+    PROBLEMS,
+    BudgetHeld,
+    CheckRan,
+    Event,
+    FindingsReported,
+    HostState,
+    HostStateChanged,
+    LogLine,
+    OperatorAction,
+    RollFinished,
+    RollState,
+    RollStateChanged,
+    SliceFinished,
+    SliceStarted,
+)
+from .facts import Facts, gather_evidence, gather_facts
+from .inventory import Host, Inventory
+from .policy import Budgets, form_slice, order_hosts, ramp_size
+from .ssh import (
+    AUTH,
+    DISCONNECTED,
+    HOSTKEY_CHANGED,
+    HOSTKEY_UNKNOWN,
+    Connector,
+    HostSession,
+    SSHError,
+    SSHTarget,
+)
+
+Subscriber = Callable[[Event], None]
+
+# Hosts whose cycle has started (pre-check passed) and is not over, plus problem hosts, are unavailable.
+_SLOT_STATES = COMMITTED | {HostState.DRAINING}
+
+
+class EngineError(Exception):
+    """An operator command that makes no sense in the current state (the message says why)."""
+
+
+class HostProblem(Exception):
+    """Ends a host's cycle in a problem state with a reason for people."""
+
+    def __init__(self, state: HostState, reason: str, findings: Sequence[Finding] = ()) -> None:
+        super().__init__(reason)
+        self.state = state
+        self.reason = reason
+        self.findings = tuple(findings)
+
+
+class RollJournal(Protocol):
+    """What the engine needs from the journal; every call is synchronous and durable when it returns."""
+
+    def record_event(self, event: Event) -> None: ...
+
+    def record_intent(self, host: str, boot_id_before: str) -> None: ...
+
+    def record_sent(self, host: str) -> None: ...
+
+
+@dataclass
+class HostRun:
+    """The engine's record of one host in this roll (mutated only by the engine)."""
+
+    host: Host
+    state: HostState = HostState.PENDING
+    skipped: bool = False
+    canary: bool = False
+    reason: str = ""
+    boot_id_before: str | None = None
+    boot_id_after: str | None = None
+    rebooted: bool = False  # its boot id changed during this roll: nothing may reboot it again
+    reboot_issued: bool = False
+    reissued: bool = False
+    healthy_again: bool = False
+    facts_before: Facts | None = None
+    facts_after: Facts | None = None
+    findings: list[Finding] = field(default_factory=list)
+    checks: dict[str, CheckOutcome] = field(default_factory=dict)
+    timeline: list[tuple[float, str, str]] = field(default_factory=list)
+    slice_index: int | None = None
+    started_at: float | None = None
+    reboot_sent_at: float | None = None
+    down_at: float | None = None
+    up_at: float | None = None
+    healthy_at: float | None = None
+    done_at: float | None = None
+    task: asyncio.Task[None] | None = field(default=None, repr=False)
+    watch: asyncio.Task[None] | None = field(default=None, repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.host.name
+
+    @property
+    def holds_slot(self) -> bool:
+        """Counts against its groups' budgets (see the engine issue's definition of unavailable)."""
+        if self.state in _SLOT_STATES:
+            return True
+        return self.state in PROBLEMS and not self.healthy_again
+
+    @property
+    def in_flight(self) -> bool:
+        return self.state.in_flight
+
+    @property
+    def downtime(self) -> float | None:
+        if self.reboot_sent_at is None or self.up_at is None:
+            return None
+        return self.up_at - self.reboot_sent_at
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "host": self.name,
+            "address": self.host.address,
+            "groups": list(self.host.groups),
+            "state": self.state.value,
+            "skipped": self.skipped,
+            "reason": self.reason,
+            "boot_id_before": self.boot_id_before,
+            "boot_id_after": self.boot_id_after,
+            "rebooted": self.rebooted,
+            "healthy_again": self.healthy_again,
+            "findings": [f.to_dict() for f in self.findings],
+            "checks": {k: v.to_dict() for k, v in self.checks.items()},
+            "downtime": self.downtime,
+        }
+
+
+class _Notifier:
+    """Wakes every waiter on any change (a condition without a lock, for one event loop)."""
+
+    def __init__(self) -> None:
+        self._waiters: list[asyncio.Future[None]] = []
+
+    def notify(self) -> None:
+        waiters, self._waiters = self._waiters, []
+        for w in waiters:
+            if not w.done():
+                w.set_result(None)
+
+    async def wait(self, timeout: float | None = None) -> None:
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(fut)
+        try:
+            if timeout is None:
+                await fut
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(fut, timeout)
+        finally:
+            if fut in self._waiters:
+                self._waiters.remove(fut)
+
+
+def operator_identity() -> str:
+    try:
+        user = getpass.getuser()
+    except Exception:
+        user = str(os.getuid())
+    return f"{user}@{socket.gethostname()}"
+
+
+def _crash_point(name: str, host: str) -> None:
+    """Test hook: ``SLOWROLL_CRASH_AT=after-intent:web-01`` kills this process right there (kill tests)."""
+    want = os.environ.get("SLOWROLL_CRASH_AT")
+    if want and want == f"{name}:{host}":
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+class Engine:
+    """Drives one roll. Create it, subscribe faces, then ``await run()``; control it from the same loop."""
+
+    def __init__(
+        self,
+        inventory: Inventory,
+        connector: Connector,
+        *,
+        journal: RollJournal | None = None,
+        clock: Callable[[], float] = time.time,
+        operator: str | None = None,
+        history: dict[str, float] | None = None,
+    ) -> None:
+        self.inventory = inventory
+        self.policy = inventory.policy
+        self.connector = connector
+        self.journal = journal
+        self.clock = clock
+        self.operator = operator or operator_identity()
+        self.history = history or {}
+        self.budgets = Budgets.for_inventory(inventory)
+        self.hosts: dict[str, HostRun] = {}
+        for h in inventory.hosts:
+            self.hosts[h.name] = HostRun(h, canary=h.name in self.policy.canaries)
+        self.state = RollState.READY
+        self.reason = ""
+        self.reason_host: str | None = None
+        self.auto_paused = False
+        self.failures = 0
+        self.slice_index = -1
+        self.current_slice: tuple[str, ...] = ()
+        self.ramp_step = 0
+        self.started_at: float | None = None
+        self.finished_at: float | None = None
+        self.slice_times: list[float] = []
+        self.cycle_times: list[float] = []
+        self.order_reason = ""
+        self._queue: list[str] = []
+        self._subscribers: list[Subscriber] = []
+        self._changed = _Notifier()
+        self._resumed = _Notifier()
+        self._background: set[asyncio.Task[Any]] = set()
+        self._finished: RollFinished | None = None
+        self._service_failed: str | None = None
+        queue, why = order_hosts(inventory)
+        self._queue = list(self.policy.canaries) + queue
+        self.order_reason = why
+
+    # ------------------------------------------------------------------------------------------------
+    # Subscribers and events
+
+    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
+        """Call ``callback(event)`` for every event from now on; returns a function that unsubscribes."""
+        self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            with contextlib.suppress(ValueError):
+                self._subscribers.remove(callback)
+
+        return unsubscribe
+
+    def _emit(self, event: Event) -> None:
+        if self.journal is not None:
+            self.journal.record_event(event)
+        for cb in list(self._subscribers):
+            try:
+                cb(event)
+            except Exception as exc:  # a broken face must not stop the roll
+                if not isinstance(event, LogLine):
+                    self._emit(LogLine(self.clock(), f"event subscriber failed: {exc!r}", level="error"))
+        self._changed.notify()
+
+    def log(self, message: str, host: str | None = None, level: str = "info") -> None:
+        self._emit(LogLine(self.clock(), message, host, level))
+
+    # ------------------------------------------------------------------------------------------------
+    # State
+
+    def _set_roll(
+        self, new: RollState, reason: str = "", *, host: str | None = None, automatic: bool = False
+    ) -> None:
+        old = self.state
+        if old == new and reason == self.reason:
+            return
+        self.state = new
+        if reason or new in (RollState.RUNNING, RollState.COMPLETE):
+            self.reason = reason
+            self.reason_host = host
+        self._emit(RollStateChanged(self.clock(), old, new, reason, host, automatic))
+
+    def _set_host(self, run: HostRun, new: HostState, reason: str = "") -> None:
+        old = run.state
+        run.state = new
+        now = self.clock()
+        if reason or new in PROBLEMS:
+            run.reason = reason
+        run.timeline.append((now, new.value, reason))
+        boot_id = (
+            run.boot_id_after
+            if new not in (HostState.PRECHECKING, HostState.REBOOTING)
+            else run.boot_id_before
+        )
+        self._emit(HostStateChanged(now, run.name, old, new, reason, boot_id, run.skipped))
+        self._settle()
+
+    def _settle(self) -> None:
+        if self.state is RollState.PAUSING and not self._waiting_on():
+            self._set_roll(RollState.PAUSED, self.reason, host=self.reason_host, automatic=self.auto_paused)
+        elif self.state is RollState.ABORTING and not self._waiting_on():
+            self._set_roll(RollState.ABORTED, self.reason, host=self.reason_host)
+
+    def _waiting_on(self) -> list[HostRun]:
+        """Hosts the roll still follows to the end of their cycle (not the skipped ones)."""
+        return [r for r in self.hosts.values() if r.in_flight and not r.skipped]
+
+    def unavailable(self) -> list[str]:
+        return [r.name for r in self.hosts.values() if r.holds_slot]
+
+    def budget_usage(self) -> list[tuple[str, int, int]]:
+        """(budget name, in use, limit) for every group, and the fleet when it has a limit."""
+        by_group, fleet = self.budgets.usage(self.unavailable())
+        out = [(g, len(by_group.get(g, ())), limit) for g, limit in self.budgets.per_group.items()]
+        if self.budgets.fleet is not None:
+            out.append(("fleet", len(fleet), self.budgets.fleet))
+        return out
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for r in self.hosts.values():
+            out[r.state.value] = out.get(r.state.value, 0) + 1
+        return out
+
+    @property
+    def done_count(self) -> int:
+        return sum(1 for r in self.hosts.values() if r.state is HostState.DONE)
+
+    def eta(self) -> float | None:
+        """Seconds left, from measured slice times and the slices the remaining hosts need."""
+        if not self.slice_times:
+            return None
+        pending = sum(1 for r in self.hosts.values() if r.state is HostState.PENDING)
+        if pending == 0:
+            return 0.0
+        size = max(1, ramp_size(self.policy, self.ramp_step, len(self.hosts)))
+        per_slice = sum(self.slice_times[-5:]) / len(self.slice_times[-5:])
+        return math.ceil(pending / size) * per_slice
+
+    def allowed(self) -> set[str]:
+        """Operator actions that make sense now (the console disables the others)."""
+        s = self.state
+        out: set[str] = set()
+        if s is RollState.READY:
+            out |= {"start", "abort"}
+        if s is RollState.RUNNING:
+            out |= {"pause", "abort"}
+        if s in (RollState.PAUSING, RollState.PAUSED):
+            out |= {"resume", "abort"}
+        if not s.final:
+            out |= {"skip", "retry"}
+        return out
+
+    def can_skip(self, name: str) -> bool:
+        run = self.hosts.get(name)
+        return (
+            run is not None
+            and not self.state.final
+            and not run.skipped
+            and run.state
+            not in (
+                HostState.DONE,
+                HostState.SKIPPED,
+            )
+        )
+
+    def can_retry(self, name: str) -> bool:
+        run = self.hosts.get(name)
+        return run is not None and not self.state.final and run.state in PROBLEMS
+
+    # ------------------------------------------------------------------------------------------------
+    # Operator commands (synchronous: they take effect before they return)
+
+    def start(self, who: str | None = None) -> None:
+        if self.state is not RollState.READY:
+            raise EngineError(f"the roll has already started ({self.state.value})")
+        self._action("start", who=who)
+        self.started_at = self.clock()
+        self._set_roll(RollState.RUNNING, "started")
+
+    def pause(self, reason: str = "", *, who: str | None = None) -> None:
+        if self.state is not RollState.RUNNING:
+            raise EngineError(f"cannot pause: the roll is {self.state.value}")
+        self._action("pause", who=who, why=reason)
+        self.auto_paused = False
+        self._set_roll(RollState.PAUSING, reason or f"paused by {who or self.operator}")
+        self._settle()
+
+    def _auto_pause(self, reason: str, host: str | None = None) -> None:
+        if self.state is RollState.RUNNING:
+            self.auto_paused = True
+            self._set_roll(RollState.PAUSING, reason, host=host, automatic=True)
+            self._settle()
+        else:
+            self.log(f"also: {reason}", host, level="warn")
+
+    def resume(self, *, who: str | None = None, why: str = "") -> None:
+        if self.state not in (RollState.PAUSED, RollState.PAUSING):
+            raise EngineError(f"cannot resume: the roll is {self.state.value}")
+        self._action("resume", who=who, why=why)
+        self.auto_paused = False
+        self._set_roll(RollState.RUNNING, f"resumed by {who or self.operator}")
+        self._resumed.notify()
+
+    def abort(self, *, who: str | None = None, why: str = "") -> None:
+        if self.state.final or self.state in (RollState.ABORTING,):
+            raise EngineError(f"cannot abort: the roll is {self.state.value}")
+        self._action("abort", who=who, why=why)
+        reason = why or f"aborted by {who or self.operator}"
+        self._set_roll(RollState.ABORTING, reason)
+        self._settle()
+        self._resumed.notify()
+
+    def skip(self, name: str, *, who: str | None = None, why: str = "") -> None:
+        run = self._run_for(name)
+        if not self.can_skip(name):
+            raise EngineError(
+                f"cannot skip {name}: it is {run.state.value}{' and skipped' if run.skipped else ''}"
+            )
+        self._action("skip", host=name, who=who, why=why)
+        run.skipped = True
+        if run.state is HostState.PENDING:
+            self._set_host(run, HostState.SKIPPED, f"skipped by {who or self.operator}")
+        else:
+            # In flight or failed: stop waiting on it, but it keeps its budget slot and is still watched.
+            self.log(
+                f"{name} skipped while {run.state.value}: the roll stops waiting on it; it keeps its budget "
+                "slot until it is healthy",
+                name,
+                "warn",
+            )
+            self._emit(HostStateChanged(self.clock(), name, run.state, run.state, "skipped", None, True))
+            self._settle()
+
+    def retry(self, name: str, *, who: str | None = None, why: str = "") -> None:
+        run = self._run_for(name)
+        if not self.can_retry(name):
+            raise EngineError(f"cannot retry {name}: only failed, unhealthy, blocked or unconfirmed hosts")
+        if run.task is not None and not run.task.done():
+            raise EngineError(f"{name} is still being worked on")
+        self._action("retry", host=name, who=who, why=why)
+        if run.watch is not None:
+            run.watch.cancel()
+        run.task = self._spawn(self._retry(run), f"retry {name}")
+
+    def _run_for(self, name: str) -> HostRun:
+        try:
+            return self.hosts[name]
+        except KeyError:
+            raise EngineError(f"no host named {name!r} in this roll") from None
+
+    def _action(self, action: str, *, host: str | None = None, who: str | None = None, why: str = "") -> None:
+        self._emit(OperatorAction(self.clock(), action, host, who or self.operator, why))
+
+    # ------------------------------------------------------------------------------------------------
+    # The roll
+
+    async def run(self, *, stop_when_paused: bool = True) -> RollFinished:
+        """Run until complete or aborted; when paused, return (``stop_when_paused``) or wait for resume."""
+        if self.state is RollState.READY:
+            self.start()
+        try:
+            await self._loop(stop_when_paused)
+        finally:
+            if self.state.final or stop_when_paused:
+                await self._stop_background()
+        return self.finish()
+
+    async def _loop(self, stop_when_paused: bool) -> None:
+        while True:
+            if self.state in (RollState.ABORTING, RollState.ABORTED):
+                await self._until(lambda: self.state is RollState.ABORTED)
+                return
+            if self.state in (RollState.PAUSING, RollState.PAUSED):
+                await self._until(lambda: self.state is not RollState.PAUSING)
+                if self.state is RollState.PAUSED:
+                    if stop_when_paused:
+                        return
+                    await self._until(lambda: self.state is not RollState.PAUSED)
+                continue
+            if self.state is RollState.COMPLETE:
+                return
+            pending = [n for n in self._queue if self.hosts[n].state is HostState.PENDING]
+            if not pending:
+                busy = [r for r in self.hosts.values() if r.in_flight]
+                if busy:
+                    await self._changed.wait()
+                    continue
+                self._set_roll(
+                    RollState.COMPLETE,
+                    "every host is done"
+                    if not self._problems()
+                    else f"done, with {len(self._problems())} problem host(s)",
+                )
+                return
+            chosen, canary, why = self._next_slice(pending)
+            if not chosen:
+                if any(r.in_flight for r in self.hosts.values()):
+                    await self._changed.wait()
+                    continue
+                self._auto_pause(why)
+                continue
+            await self._run_slice(chosen, canary, why)
+
+    async def _until(self, condition: Callable[[], bool]) -> None:
+        while not condition():
+            await self._changed.wait()
+
+    def _problems(self) -> list[HostRun]:
+        return [r for r in self.hosts.values() if r.state in PROBLEMS]
+
+    def _next_slice(self, pending: list[str]) -> tuple[list[str], bool, str]:
+        unavailable = self.unavailable()
+        canaries = [n for n in pending if self.hosts[n].canary]
+        if canaries:
+            chosen, held = form_slice(canaries[:1], 1, self.budgets, unavailable)
+            return chosen, True, "canary: goes first, alone" if chosen else self._held_reason(held)
+        size = ramp_size(self.policy, self.ramp_step, len(self.hosts))
+        chosen, held = form_slice(pending, size, self.budgets, unavailable)
+        step = self.policy.batch[min(self.ramp_step, len(self.policy.batch) - 1)]
+        why = f"batch step {self.ramp_step + 1} ({step} → {size})"
+        if chosen and len(chosen) < size and held:
+            limits = sorted({b for bs in held.values() for b in bs})
+            why += f"; budget of {', '.join(limits)} allows {len(chosen)}"
+        return chosen, False, why if chosen else self._held_reason(held)
+
+    def _held_reason(self, held: dict[str, list[str]]) -> str:
+        by_group, fleet = self.budgets.usage(self.unavailable())
+        parts = []
+        for budget in sorted({b for bs in held.values() for b in bs}):
+            if budget == "fleet":
+                holders, limit = fleet, self.budgets.fleet or 0
+            else:
+                g = budget.removeprefix("group ")
+                holders, limit = by_group.get(g, []), self.budgets.per_group[g]
+            desc = ", ".join(f"{h} ({self.hosts[h].state.value})" for h in holders)
+            parts.append(f"{budget}: budget {limit} held by {desc}")
+            self._emit(BudgetHeld(self.clock(), budget, limit, tuple(holders)))
+        return "budget exhausted — " + "; ".join(parts) if parts else "no host can start"
+
+    async def _run_slice(self, names: list[str], canary: bool, why: str) -> None:
+        self.slice_index += 1
+        index = self.slice_index
+        self.current_slice = tuple(names)
+        started = time.monotonic()
+        runs = [self.hosts[n] for n in names]
+        for r in runs:
+            r.slice_index = index
+        self._emit(SliceStarted(self.clock(), index, tuple(names), canary, why))
+        if self.inventory.service_checks:
+            failed = await self._service_checks("slice")
+            if failed:
+                self._auto_pause(f"service check failed before slice {index + 1}: {failed}")
+                return
+            if self.state is not RollState.RUNNING:
+                return
+        for r in runs:
+            r.task = self._spawn(self._cycle(r), f"cycle {r.name}")
+        monitor = (
+            self._spawn(self._bake_monitor(runs), "service checks during bake")
+            if (self.inventory.service_checks)
+            else None
+        )
+        await self._until(lambda: all(r.skipped or (r.task is not None and r.task.done()) for r in runs))
+        if monitor is not None:
+            monitor.cancel()
+        if any(r.reboot_issued for r in runs):
+            self.slice_times.append(time.monotonic() - started)
+            if not canary:
+                self.ramp_step += 1
+        self._emit(SliceFinished(self.clock(), index, tuple(names), time.monotonic() - started))
+
+    async def _service_checks(self, phase: str) -> str | None:
+        """Run every service-level check; returns a description of the first failure, or None."""
+        outcomes = await asyncio.gather(
+            *(
+                run_local_check(c, default_timeout=self.policy.command_timeout, env=self._service_env())
+                for c in self.inventory.service_checks
+            )
+        )
+        failed = None
+        for o in outcomes:
+            self._emit(CheckRan(self.clock(), None, o.check, phase, o.ok, o.output, o.duration, o.attempts))
+            if not o.ok and failed is None:
+                failed = f"{o.check}: {o.output.splitlines()[-1] if o.output else 'failed'}"
+        return failed
+
+    def _service_env(self) -> dict[str, str]:
+        return {"SLOWROLL_ROLL": self.inventory.name, "SLOWROLL_SLICE": str(self.slice_index + 1)}
+
+    async def _bake_monitor(self, runs: list[HostRun]) -> None:
+        while True:
+            await asyncio.sleep(self.policy.check_interval)
+            if not any(r.state in (HostState.CHECKING, HostState.BAKING) for r in runs):
+                continue
+            failed = await self._service_checks("bake")
+            if failed:
+                self._service_failed = failed
+                self._auto_pause(
+                    f"service check failed during bake of slice {self.slice_index + 1}: {failed}"
+                )
+                return
+
+    def _spawn(self, coro: Awaitable[Any], name: str) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(coro)
+        task.set_name(name)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
+
+    async def _stop_background(self) -> None:
+        tasks = [t for t in self._background if not t.done()]
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            with contextlib.suppress(BaseException):
+                await t
+
+    def finish(self) -> RollFinished:
+        if self._finished is not None and self._finished.state == self.state:
+            return self._finished
+        self.finished_at = self.clock()
+        lists: dict[str, list[str]] = {"rebooted": [], "failed": [], "skipped": [], "untouched": []}
+        for r in self.hosts.values():
+            if r.state in PROBLEMS:
+                lists["failed"].append(r.name)
+            elif r.state is HostState.DONE:
+                lists["rebooted"].append(r.name)
+            elif r.skipped or r.state is HostState.SKIPPED:
+                lists["skipped"].append(r.name)
+            elif r.state is HostState.PENDING:
+                lists["untouched"].append(r.name)
+            else:  # in flight when the roll stopped (a skipped host still being watched)
+                lists["skipped" if r.skipped else "failed"].append(r.name)
+        duration = (self.finished_at - self.started_at) if self.started_at else 0.0
+        event = RollFinished(
+            self.finished_at,
+            self.state,
+            tuple(lists["rebooted"]),
+            tuple(lists["failed"]),
+            tuple(lists["skipped"]),
+            tuple(lists["untouched"]),
+            self.reason if self.state is not RollState.COMPLETE or self._problems() else "",
+            duration,
+            {"roll": self.inventory.name, "automatic": self.auto_paused},
+        )
+        self._finished = event
+        self._emit(event)
+        return event
+
+    # ------------------------------------------------------------------------------------------------
+    # One host's cycle
+
+    def _target(self, host: Host) -> SSHTarget:
+        return SSHTarget(host.name, host.address, host.port, host.user)
+
+    async def _connect(self, run: HostRun) -> HostSession:
+        return await self.connector.connect(self._target(run.host), timeout=self.policy.connect_timeout)
+
+    async def _read_boot_id(self, session: HostSession) -> str:
+        result = await session.run(self.policy.boot_id_command, timeout=self.policy.command_timeout)
+        boot_id = result.stdout.strip()
+        if not result.ok or not boot_id or len(boot_id) > 200 or "\n" in boot_id:
+            raise HostProblem(
+                HostState.UNHEALTHY,
+                f"cannot read the boot id with {self.policy.boot_id_command!r}: "
+                f"exit {result.exit_status}, {(result.stderr or result.stdout).strip()[:200]!r}",
+            )
+        return boot_id
+
+    async def _cycle(self, run: HostRun) -> None:
+        session: HostSession | None = None
+        run.started_at = self.clock()
+        try:
+            self._set_host(run, HostState.PRECHECKING)
+            session = await self._precheck(run)
+            if self.state is not RollState.RUNNING or run.skipped:
+                # Paused or aborted while pre-checking (or skipped): it was never touched.
+                self._set_host(
+                    run,
+                    HostState.SKIPPED if run.skipped else HostState.PENDING,
+                    "skipped before its reboot"
+                    if run.skipped
+                    else "not started: the roll is " + self.state.value,
+                )
+                return
+            # ---- the commit point: nothing awaits between this check and the recorded intent ----
+            if not self._may_reboot(run):
+                self._set_host(run, HostState.PENDING, "not started: the roll is " + self.state.value)
+                return
+            assert run.boot_id_before is not None
+            if self.journal is not None:
+                self.journal.record_intent(run.name, run.boot_id_before)
+            run.reboot_issued = True
+            self._set_host(run, HostState.REBOOTING, "reboot command sent")
+            _crash_point("after-intent", run.name)
+            await self._send_reboot(run, session)
+            session = None
+            _crash_point("after-send", run.name)
+            if self.journal is not None:
+                self.journal.record_sent(run.name)
+            await self._after_reboot(run, phase="post")
+        except HostProblem as problem:
+            self._problem(run, problem)
+        except SSHError as exc:
+            state = HostState.FAILED if run.reboot_issued else HostState.UNHEALTHY
+            self._problem(run, HostProblem(state, str(exc)))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # never let one host's surprise stop the roll silently
+            self._problem(run, HostProblem(HostState.FAILED, f"internal error: {exc!r}"))
+        finally:
+            if session is not None:
+                session.close()
+
+    def _may_reboot(self, run: HostRun) -> bool:
+        if self.state is not RollState.RUNNING or run.skipped or run.rebooted:
+            return False
+        others = [n for n in self.unavailable() if n != run.name]
+        by_group, fleet = self.budgets.usage(others)
+        return self.budgets.fits(run.name, by_group, len(fleet))
+
+    async def _precheck(self, run: HostRun) -> HostSession:
+        try:
+            session = await self._connect(run)
+        except SSHError as exc:
+            raise HostProblem(HostState.UNHEALTHY, f"unreachable before its reboot: {exc}") from exc
+        try:
+            run.boot_id_before = await self._read_boot_id(session)
+            run.facts_before = await self._facts(run, session)
+            if run.facts_before is not None:
+                found = (
+                    preflight(
+                        run.facts_before,
+                        self.policy.drift,
+                        last_reboot_at=self.history.get(run.name),
+                        now=self.clock(),
+                    )
+                    if self.policy.drift is not None
+                    else []
+                )
+                self._report_findings(run, found, "before")
+                if self.policy.max_uptime is not None:
+                    pass
+                blocking = [f for f in found if f.severity is Severity.BLOCK]
+                if blocking:
+                    raise HostProblem(
+                        HostState.BLOCKED,
+                        "not rebooted: " + "; ".join(f.message for f in blocking),
+                        blocking,
+                    )
+            failed = await self._host_checks(run, session, "pre")
+            if failed:
+                raise HostProblem(HostState.UNHEALTHY, f"unhealthy before its reboot: {failed}")
+        except BaseException:
+            session.close()
+            raise
+        return session
+
+    async def _facts(self, run: HostRun, session: HostSession) -> Facts | None:
+        try:
+            return await gather_facts(session, timeout=self.policy.command_timeout)
+        except SSHError as exc:
+            if exc.kind == DISCONNECTED:
+                raise
+            self.log(f"could not gather facts: {exc}", run.name, "warn")
+            return None
+
+    def _report_findings(self, run: HostRun, found: Sequence[Finding], phase: str) -> None:
+        run.findings = [f for f in run.findings if f.phase != phase] + list(found)
+        if found:
+            self._emit(FindingsReported(self.clock(), run.name, phase, tuple(f.to_dict() for f in found)))
+
+    async def _host_checks(self, run: HostRun, session: HostSession, phase: str) -> str | None:
+        specs = self.inventory.checks_for(run.host)
+        if not specs:
+            return None
+
+        async def one(spec: CheckSpec) -> CheckOutcome:
+            if phase == "post" and spec.initial_delay:
+                await asyncio.sleep(spec.initial_delay)
+            return await run_host_check(spec, run.host, session, default_timeout=self.policy.command_timeout)
+
+        outcomes = await asyncio.gather(*(one(s) for s in specs))
+        failed = None
+        for o in outcomes:
+            previous = run.checks.get(o.check)
+            run.checks[o.check] = o
+            # Repeated passing bake checks are not news; everything else is.
+            if phase != "bake" or not o.ok or previous is None or not previous.ok:
+                self._emit(
+                    CheckRan(self.clock(), run.name, o.check, phase, o.ok, o.output, o.duration, o.attempts)
+                )
+            if not o.ok and failed is None:
+                last = o.output.strip().splitlines()[-1] if o.output.strip() else f"exit {o.exit_status}"
+                failed = f"check {o.check} failed: {last}"
+        return failed
+
+    async def _send_reboot(self, run: HostRun, session: HostSession) -> None:
+        run.reboot_sent_at = self.clock()
+        try:
+            result = await session.fire(self.policy.reboot_command, timeout=self.policy.command_timeout)
+        finally:
+            session.close()
+        if result is not None and not result.ok:
+            text = (result.stderr or result.stdout).strip()[:300]
+            raise HostProblem(
+                HostState.FAILED,
+                f"the reboot command {self.policy.reboot_command!r} failed: exit {result.exit_status} {text}",
+            )
+
+    async def _after_reboot(self, run: HostRun, *, phase: str) -> None:
+        """Wait for the new boot id, then checks, drift regressions and bake; ends DONE or raises."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.policy.reboot_timeout
+        session = await self.wait_for_new_boot_id(run, deadline)
+        try:
+            await self._settle_boot(run, session, deadline)
+            self._set_host(run, HostState.CHECKING)
+            failed = await self._host_checks(run, session, phase)
+            if failed:
+                raise HostProblem(HostState.FAILED, failed)
+            await self._drift_after(run, session)
+            if self.policy.bake > 0:
+                self._set_host(run, HostState.BAKING)
+                bake_end = loop.time() + self.policy.bake
+                while True:
+                    left = bake_end - loop.time()
+                    if left <= 0:
+                        break
+                    await asyncio.sleep(min(self.policy.check_interval, left))
+                    if session.closed:
+                        session = await self._connect(run)
+                    failed = await self._host_checks(run, session, "bake")
+                    if failed:
+                        raise HostProblem(HostState.FAILED, f"{failed} during bake")
+            run.healthy_at = self.clock()
+            run.done_at = run.healthy_at
+            if run.reboot_sent_at is not None:
+                self.cycle_times.append(run.done_at - run.reboot_sent_at)
+            self._set_host(run, HostState.DONE, "healthy" + (" (retried)" if phase == "retry" else ""))
+        except SSHError as exc:
+            raise HostProblem(HostState.FAILED, f"lost contact after the reboot: {exc}") from exc
+        finally:
+            session.close()
+
+    async def _settle_boot(self, run: HostRun, session: HostSession, deadline: float) -> None:
+        """Wait while systemd reports the boot is still under way (``initializing``/``starting``)."""
+        loop = asyncio.get_running_loop()
+        while loop.time() < deadline:
+            result = await session.run("systemctl is-system-running", timeout=self.policy.command_timeout)
+            state = result.stdout.strip()
+            if state not in ("initializing", "starting"):
+                return
+            await asyncio.sleep(self.policy.poll_interval)
+        raise HostProblem(HostState.FAILED, "still booting (systemd 'starting') at reboot_timeout")
+
+    async def _drift_after(self, run: HostRun, session: HostSession) -> None:
+        run.facts_after = await self._facts(run, session)
+        if run.facts_before is None or run.facts_after is None or self.policy.drift is None:
+            return
+        units = evidence_units(run.facts_before, run.facts_after)
+        evidence: dict[str, str] = {}
+        if units:
+            try:
+                evidence = await gather_evidence(session, units, timeout=self.policy.command_timeout)
+            except SSHError as exc:
+                self.log(f"could not read journal evidence: {exc}", run.name, "warn")
+        found = regressions(run.facts_before, run.facts_after, self.policy.drift, evidence)
+        self._report_findings(run, found, "after")
+        blocking = [f for f in found if f.severity is Severity.BLOCK]
+        if blocking:
+            raise HostProblem(HostState.FAILED, "; ".join(f.message for f in blocking), blocking)
+
+    async def wait_for_new_boot_id(self, run: HostRun, deadline: float) -> HostSession:
+        """Poll (at least every ``poll_interval``) until the host answers SSH with a boot id other than before.
+
+        Attempts overlap: a new one starts every interval even while an earlier one waits on a host that
+        does not answer, so a host that is back is noticed within about one interval.
+        """
+        loop = asyncio.get_running_loop()
+        before = run.boot_id_before
+        attempts: set[asyncio.Task[tuple[HostSession, str]]] = set()
+        max_parallel = max(1, min(8, math.ceil(self.policy.connect_timeout / self.policy.poll_interval)))
+        last_error = "no answer yet"
+        winner: HostSession | None = None
+        try:
+            next_start = loop.time()
+            while winner is None:
+                now = loop.time()
+                if now >= deadline:
+                    break
+                if now >= next_start and len(attempts) < max_parallel:
+                    attempts.add(asyncio.ensure_future(self._probe(run)))
+                    next_start = now + self.policy.poll_interval
+                wait_for = max(0.0, min(next_start, deadline) - loop.time())
+                if not attempts:
+                    await asyncio.sleep(wait_for)
+                    continue
+                done, _ = await asyncio.wait(attempts, timeout=wait_for, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    attempts.discard(task)
+                    try:
+                        session, boot_id = task.result()
+                    except SSHError as exc:
+                        last_error = str(exc)
+                        if exc.kind in (HOSTKEY_CHANGED, HOSTKEY_UNKNOWN):
+                            raise HostProblem(HostState.FAILED, f"refused after the reboot: {exc}") from exc
+                        if exc.kind == AUTH:
+                            raise HostProblem(HostState.FAILED, f"after the reboot: {exc}") from exc
+                        if run.state is HostState.REBOOTING:
+                            run.down_at = self.clock()
+                            self._set_host(run, HostState.DOWN, "not answering")
+                        continue
+                    except HostProblem as problem:
+                        last_error = problem.reason
+                        continue
+                    if boot_id == before:
+                        session.close()  # still the old boot: the reboot has not happened yet
+                        continue
+                    if winner is None:
+                        winner = session
+                        run.boot_id_after = boot_id
+                        run.rebooted = True
+                        run.up_at = self.clock()
+                        if run.down_at is None:
+                            run.down_at = run.up_at
+                        self._set_host(run, HostState.BOOTING, "back with a new boot id")
+                    else:
+                        session.close()
+        finally:
+            for task in attempts:
+                task.cancel()
+            for task in attempts:
+                with contextlib.suppress(BaseException):
+                    result = await task
+                    result[0].close()
+        if winner is None:
+            raise HostProblem(
+                HostState.FAILED,
+                f"not back with a new boot id within reboot_timeout "
+                f"({self.policy.reboot_timeout:g}s); last: {last_error}",
+            )
+        return winner
+
+    async def _probe(self, run: HostRun) -> tuple[HostSession, str]:
+        session = await self._connect(run)
+        try:
+            return session, await self._read_boot_id(session)
+        except BaseException:
+            session.close()
+            raise
+
+    def _problem(self, run: HostRun, problem: HostProblem) -> None:
+        if problem.findings:
+            self.log(problem.reason, run.name, "error")
+        self._set_host(run, problem.state, problem.reason)
+        self.failures += 1
+        if run.skipped:
+            self.log(f"{run.name} (skipped) ended {problem.state.value}: {problem.reason}", run.name, "warn")
+        elif run.canary:
+            self._auto_pause(f"canary {run.name} {problem.state.value}: {problem.reason}", host=run.name)
+        elif problem.state in (HostState.UNHEALTHY, HostState.BLOCKED) or self.failures > self.policy.max_failures:
+            self._auto_pause(f"{run.name} {problem.state.value}: {problem.reason}", host=run.name)
+        else:
+            self.log(
+                f"{run.name} failed ({self.failures} of max_failures {self.policy.max_failures}); the roll goes on",
+                run.name,
+                "warn",
+            )
+        if run.watch is None or run.watch.done():
+            run.watch = self._spawn(self._watch(run), f"watch {run.name}")
+
+    async def _watch(self, run: HostRun) -> None:
+        """Keep checking a problem host: once healthy again it stops holding its budget slot."""
+        while run.state in PROBLEMS and not run.healthy_again:
+            await asyncio.sleep(self.policy.recheck_interval)
+            if run.state not in PROBLEMS:
+                return
+            if await self._is_healthy(run):
+                run.healthy_again = True
+                self.log(f"{run.name} is healthy again: its budget slot is released", run.name)
+                self._emit(
+                    HostStateChanged(
+                        self.clock(),
+                        run.name,
+                        run.state,
+                        run.state,
+                        "healthy again",
+                        run.boot_id_after,
+                        run.skipped,
+                    )
+                )
+
+    async def _is_healthy(self, run: HostRun) -> bool:
+        try:
+            session = await self._connect(run)
+        except SSHError:
+            return False
+        try:
+            boot_id = await self._read_boot_id(session)
+            if run.reboot_issued and boot_id == run.boot_id_before:
+                return False
+            specs = self.inventory.checks_for(run.host)
+            for spec in specs:
+                o = await run_host_check(spec, run.host, session, default_timeout=self.policy.command_timeout)
+                if not o.ok:
+                    return False
+            if run.reboot_issued and run.facts_before is not None:
+                after = await self._facts(run, session)
+                if after is not None and any(
+                    f.severity is Severity.BLOCK
+                    for f in regressions(run.facts_before, after, self.policy.drift)
+                ):
+                    return False
+            return True
+        except (SSHError, HostProblem):
+            return False
+        finally:
+            session.close()
+
+    async def _retry(self, run: HostRun) -> None:
+        """Re-run a problem host's checks. Never reboots it: a host rebooted in this roll stays rebooted."""
+        try:
+            if not run.reboot_issued:
+                # Unhealthy or blocked before its turn: pre-check again; if it passes it rejoins the queue.
+                self._set_host(run, HostState.PRECHECKING, "retry")
+                session = await self._precheck(run)
+                session.close()
+                run.healthy_again = False
+                self._set_host(run, HostState.PENDING, "pre-checks pass on retry: back in the queue")
+                if run.name in self._queue:
+                    self._queue.remove(run.name)
+                self._queue.insert(0, run.name)
+                return
+            self._set_host(run, HostState.CHECKING, "retry")
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + max(self.policy.connect_timeout * 2, self.policy.poll_interval * 3)
+            if run.boot_id_after is None:
+                deadline = loop.time() + self.policy.reboot_timeout
+            await self._after_reboot(run, phase="retry")
+            _ = deadline
+        except HostProblem as problem:
+            self._set_host(run, problem.state, problem.reason)
+            if run.watch is None or run.watch.done():
+                run.watch = self._spawn(self._watch(run), f"watch {run.name}")
+        except SSHError as exc:
+            self._set_host(run, HostState.FAILED if run.reboot_issued else HostState.UNHEALTHY, str(exc))
+
+    # ------------------------------------------------------------------------------------------------
+    # Views for faces
+
+    def host_rows(self) -> Iterable[HostRun]:
+        return self.hosts.values()

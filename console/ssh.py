@@ -1,0 +1,345 @@
+"""The one place slowroll talks SSH (asyncssh): strict host keys, timeouts always set, typed errors.
+
+Host keys are checked strictly by default against ``~/.ssh/known_hosts`` or the inventory's
+``ssh.known_hosts``. An unknown host is refused with a message that says how to trust it; with
+``accept_new`` (``--accept-new``) an unknown host's key is recorded, like OpenSSH's
+``StrictHostKeyChecking=accept-new``. A *changed* key is always refused. Keys and ssh-agent only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import os
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncssh
+
+from .facts import CommandResult
+
+__all__ = [
+    "CommandResult",
+    "Connector",
+    "HostSession",
+    "SSHError",
+    "SSHTarget",
+    "quote",
+]
+
+quote = shlex.quote
+
+# Error kinds, so callers decide without parsing messages.
+UNREACHABLE = "unreachable"  # refused, no route, reset before the banner
+TIMEOUT = "timeout"  # no answer (or no banner) within the connect timeout
+AUTH = "auth"  # the server refused every key
+HOSTKEY_UNKNOWN = "hostkey-unknown"
+HOSTKEY_CHANGED = "hostkey-changed"
+DISCONNECTED = "disconnected"  # the connection went away during a command
+COMMAND_TIMEOUT = "command-timeout"
+PROTOCOL = "protocol"
+
+
+class SSHError(Exception):
+    """An SSH failure with a ``kind`` (one of the module constants) and a sentence for people."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+    @property
+    def reaches_host(self) -> bool:
+        """True when the host answered at the network level (it is up, something else is wrong)."""
+        return self.kind in (AUTH, HOSTKEY_UNKNOWN, HOSTKEY_CHANGED, PROTOCOL)
+
+
+@dataclass(frozen=True)
+class SSHTarget:
+    name: str
+    address: str
+    port: int = 22
+    user: str | None = None
+
+    @property
+    def where(self) -> str:
+        return f"{self.address}:{self.port}"
+
+
+@dataclass(frozen=True)
+class SSHOptions:
+    known_hosts: str | None = None  # None: ~/.ssh/known_hosts
+    accept_new: bool = False
+    identity_files: tuple[str, ...] = ()
+    agent: bool = True
+    keepalive_interval: float = 15.0
+    max_connections: int = 256
+
+
+def known_hosts_entry_name(address: str, port: int) -> str:
+    return address if port == 22 else f"[{address}]:{port}"
+
+
+class KnownHosts:
+    """Reads a known_hosts file (re-read when it changes) and appends to it for accept-new."""
+
+    def __init__(self, path: str | None) -> None:
+        self.path = Path(os.path.expanduser(path or "~/.ssh/known_hosts"))
+        self._cache: tuple[float, int, asyncssh.SSHKnownHosts | None] | None = None
+
+    def _load(self) -> asyncssh.SSHKnownHosts | None:
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            return None
+        key = (st.st_mtime, st.st_size)
+        if self._cache is not None and self._cache[:2] == key:
+            return self._cache[2]
+        try:
+            data = asyncssh.import_known_hosts(self.path.read_text(errors="replace"))
+        except (ValueError, OSError) as exc:
+            raise SSHError(PROTOCOL, f"cannot read known_hosts file {self.path}: {exc}") from None
+        self._cache = (key[0], key[1], data)
+        return data
+
+    def has_entry(self, address: str, port: int) -> bool:
+        data = self._load()
+        if data is None:
+            return False
+        result = asyncssh.match_known_hosts(data, address, address, port if port != 22 else None)
+        trusted, ca_keys = result[0], result[1]
+        return bool(trusted or ca_keys)
+
+    def known_hosts_arg(self) -> Any:
+        data = self._load()
+        return data if data is not None else b""
+
+    def add(self, address: str, port: int, key: asyncssh.SSHKey) -> None:
+        """Append ``key`` for the host (under a lock, once, mode 0600 for a new file)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        line = (
+            f"{known_hosts_entry_name(address, port)} {key.export_public_key('openssh').decode().strip()}\n"
+        )
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            self._cache = None
+            if self.has_entry(address, port):
+                return
+            os.write(fd, line.encode())
+            os.fsync(fd)
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+        self._cache = None
+
+
+class _RecordingClient(asyncssh.SSHClient):
+    """Used only when the host has no known_hosts entry: remembers the key it was offered."""
+
+    def __init__(self, accept: bool) -> None:
+        self.accept = accept
+        self.offered: asyncssh.SSHKey | None = None
+
+    def validate_host_public_key(self, host: str, addr: str, port: int, key: asyncssh.SSHKey) -> bool:
+        self.offered = key
+        return self.accept
+
+
+class HostSession:
+    """One SSH connection to one host. Commands always run with a timeout."""
+
+    def __init__(self, target: SSHTarget, conn: asyncssh.SSHClientConnection, release: Any) -> None:
+        self.target = target
+        self._conn = conn
+        self._release = release
+        self._closed = False
+
+    async def run(self, command: str, *, timeout: float) -> CommandResult:
+        """Run ``command`` (a shell line; build it with ``quote``) and return its result."""
+        try:
+            result = await self._conn.run(command, check=False, timeout=timeout)
+        except asyncssh.TimeoutError as exc:
+            raise SSHError(
+                COMMAND_TIMEOUT, f"{self.target.name}: command timed out after {timeout:g}s"
+            ) from exc
+        except TimeoutError as exc:
+            raise SSHError(
+                COMMAND_TIMEOUT, f"{self.target.name}: command timed out after {timeout:g}s"
+            ) from exc
+        except (asyncssh.ChannelOpenError, asyncssh.DisconnectError, asyncssh.ConnectionLost) as exc:
+            raise SSHError(DISCONNECTED, f"{self.target.name}: connection lost ({_reason(exc)})") from exc
+        except (ConnectionError, OSError, BrokenPipeError) as exc:
+            raise SSHError(DISCONNECTED, f"{self.target.name}: connection lost ({_reason(exc)})") from exc
+        status = result.exit_status
+        if status is None and result.exit_signal:
+            status = 128 + 9
+        return CommandResult(status, _text(result.stdout), _text(result.stderr))
+
+    async def fire(self, command: str, *, timeout: float) -> CommandResult | None:
+        """Run a command that may take the connection down with it (a reboot): a drop is not an error."""
+        try:
+            return await self.run(command, timeout=timeout)
+        except SSHError as exc:
+            if exc.kind in (DISCONNECTED, COMMAND_TIMEOUT):
+                return None
+            raise
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        with contextlib.suppress(Exception):
+            self._conn.close()
+        self._release()
+
+    async def aclose(self) -> None:
+        self.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._conn.wait_closed(), 2)
+
+
+class Connector:
+    """Opens ``HostSession``s with one policy for host keys, credentials, timeouts and concurrency."""
+
+    def __init__(self, options: SSHOptions | None = None) -> None:
+        self.options = options or SSHOptions()
+        self.known_hosts = KnownHosts(self.options.known_hosts)
+        self._slots = asyncio.Semaphore(self.options.max_connections)
+
+    async def connect(self, target: SSHTarget, *, timeout: float) -> HostSession:
+        await self._slots.acquire()
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                self._slots.release()
+
+        try:
+            conn = await self._open(target, timeout=timeout)
+        except BaseException:
+            release()
+            raise
+        return HostSession(target, conn, release)
+
+    def _common(self, target: SSHTarget, timeout: float) -> dict[str, Any]:
+        opts: dict[str, Any] = {
+            "port": target.port,
+            "connect_timeout": timeout,
+            "login_timeout": timeout,
+            "keepalive_interval": self.options.keepalive_interval,
+            "keepalive_count_max": 3,
+            "preferred_auth": "publickey",
+            "password": None,
+            "kbdint_auth": False,
+            "password_auth": False,
+            "config": None,
+            "encoding": None,
+        }
+        if target.user:
+            opts["username"] = target.user
+        if self.options.identity_files:
+            opts["client_keys"] = list(self.options.identity_files)
+        if not self.options.agent:
+            opts["agent_path"] = None
+        return opts
+
+    async def _open(self, target: SSHTarget, *, timeout: float) -> asyncssh.SSHClientConnection:
+        known = self.known_hosts.has_entry(target.address, target.port)
+        opts = self._common(target, timeout)
+        recorder: _RecordingClient | None = None
+        if known:
+            opts["known_hosts"] = self.known_hosts.known_hosts_arg()
+        else:
+            recorder = _RecordingClient(accept=self.options.accept_new)
+            opts["known_hosts"] = b""
+            opts["client_factory"] = lambda: recorder
+        try:
+            conn = await asyncio.wait_for(asyncssh.connect(target.address, **opts), timeout + 1)
+        except asyncssh.HostKeyNotVerifiable as exc:
+            raise self._host_key_error(target, known, recorder) from exc
+        except asyncssh.KeyExchangeFailed as exc:
+            if known:
+                raise self._host_key_error(target, True, None) from exc
+            raise SSHError(
+                PROTOCOL, f"{target.name} ({target.where}): key exchange failed: {exc.reason}"
+            ) from exc
+        except asyncssh.PermissionDenied as exc:
+            user = target.user or os.environ.get("USER", "")
+            raise SSHError(
+                AUTH,
+                f"{target.name} ({target.where}): authentication failed for user {user!r}: the host refused "
+                "every key offered (check identity_files / ssh-agent and the host's authorized_keys)",
+            ) from exc
+        except TimeoutError as exc:
+            raise SSHError(
+                TIMEOUT, f"{target.name} ({target.where}): no SSH answer within {timeout:g}s"
+            ) from exc
+        except asyncssh.DisconnectError as exc:
+            raise SSHError(
+                UNREACHABLE, f"{target.name} ({target.where}): disconnected: {exc.reason}"
+            ) from exc
+        except ConnectionRefusedError as exc:
+            raise SSHError(UNREACHABLE, f"{target.name} ({target.where}): connection refused") from exc
+        except (ConnectionError, OSError, asyncssh.ConnectionLost) as exc:
+            raise SSHError(UNREACHABLE, f"{target.name} ({target.where}): {_reason(exc)}") from exc
+        if recorder is not None and self.options.accept_new:
+            key = conn.get_server_host_key()
+            if key is not None:
+                self.known_hosts.add(target.address, target.port, key)
+        return conn
+
+    def _host_key_error(self, target: SSHTarget, known: bool, recorder: _RecordingClient | None) -> SSHError:
+        entry = known_hosts_entry_name(target.address, target.port)
+        if known:
+            return SSHError(
+                HOSTKEY_CHANGED,
+                f"{target.name} ({target.where}): HOST KEY CHANGED — possible impersonation "
+                f"(man-in-the-middle) or a reinstalled host. The key offered does not match {entry} in "
+                f"{self.known_hosts.path}. Refused. If the change is expected, verify the new key out of band, "
+                f"remove the old entry (ssh-keygen -R {shlex.quote(entry)} -f {self.known_hosts.path}) and "
+                "connect again.",
+            )
+        fp = ""
+        if recorder is not None and recorder.offered is not None:
+            fp = (
+                f" It offered {recorder.offered.algorithm.decode()} key {recorder.offered.get_fingerprint()}."
+            )
+        port_opt = f"-p {target.port} " if target.port != 22 else ""
+        return SSHError(
+            HOSTKEY_UNKNOWN,
+            f"{target.name} ({target.where}): unknown host key: no entry for {entry} in "
+            f"{self.known_hosts.path}.{fp} Refused (strict host key checking). To trust it, verify the "
+            f"fingerprint and add it: ssh-keyscan {port_opt}{target.address} >> {self.known_hosts.path} — or "
+            "rerun with --accept-new to record keys of hosts seen for the first time.",
+        )
+
+
+def _text(data: Any) -> str:
+    if data is None:
+        return ""
+    if isinstance(data, bytes):
+        return data.decode("utf-8", errors="replace")
+    return str(data)
+
+
+def _reason(exc: BaseException) -> str:
+    reason = getattr(exc, "reason", None)
+    if reason:
+        return str(reason)
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__
+
+
+def shell_join(argv: Sequence[str]) -> str:
+    return shlex.join(argv)
