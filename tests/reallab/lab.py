@@ -173,6 +173,8 @@ while :; do
 done
 """
 
+TAR_FLAGS = ("--numeric-owner", "--acls", "--xattrs", "--xattrs-include=*")
+
 CONTAINER_ENV = (
     "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
     "LANG=C.UTF-8",
@@ -418,21 +420,7 @@ class GoldenImage:
                 self._debootstrap(rootfs, tmp / "debootstrap.log")
                 self._customize(rootfs)
                 part = tmp / "image.tar"
-                _run(
-                    [
-                        "tar",
-                        "--numeric-owner",
-                        "--acls",
-                        "--xattrs",
-                        "--xattrs-include=*",
-                        "-C",
-                        str(rootfs),
-                        "-cf",
-                        str(part),
-                        ".",
-                    ],
-                    timeout=300,
-                )
+                _run(["tar", *TAR_FLAGS, "-C", str(rootfs), "-cf", str(part), "."], timeout=300)
                 os.replace(part, self.tarball)
             finally:
                 _remove_tree(tmp)
@@ -440,21 +428,48 @@ class GoldenImage:
         return self.tarball
 
     def unpack(self, dest: Path) -> None:
+        """A full private copy of the image at ``dest`` (which must not exist)."""
         dest.mkdir(parents=True, exist_ok=False)
-        _run(
-            [
-                "tar",
-                "--numeric-owner",
-                "--acls",
-                "--xattrs",
-                "--xattrs-include=*",
-                "-C",
-                str(dest),
-                "-xpf",
-                str(self.ensure()),
-            ],
-            timeout=300,
-        )
+        _run(["tar", *TAR_FLAGS, "-C", str(dest), "-xpf", str(self.ensure())], timeout=300)
+
+    @property
+    def tree(self) -> Path:
+        return self.cache_dir / f"debian-{SUITE}-lab-{self.recipe_id()}.tree"
+
+    def ensure_tree(self) -> Path:
+        """The image unpacked once, read-only by convention: the shared lower layer of the hosts' overlays."""
+        if self.tree.is_dir():
+            return self.tree
+        tarball = self.ensure()
+        with open(self.cache_dir / ".build.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if self.tree.is_dir():
+                return self.tree
+            tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=self.cache_dir))
+            try:
+                _run(["tar", *TAR_FLAGS, "-C", str(tmp), "-xpf", str(tarball)], timeout=300)
+                tmp.chmod(0o755)
+                os.rename(tmp, self.tree)
+            except BaseException:
+                _remove_tree(tmp)
+                raise
+        return self.tree
+
+    def make_rootfs(self, host_dir: Path, mode: str = "overlay") -> Path:
+        """``host_dir/rootfs`` for one host: an overlay on the shared tree (instant), or a full copy."""
+        rootfs = host_dir / "rootfs"
+        if mode == "copy":
+            self.unpack(rootfs)
+            return rootfs
+        if mode != "overlay":
+            raise LabError(f"unknown rootfs mode {mode!r} (overlay or copy)")
+        lower = self.ensure_tree()
+        for sub in ("upper", "work", "rootfs"):
+            (host_dir / sub).mkdir(parents=True, exist_ok=False)
+        (host_dir / "upper").chmod(0o755)
+        options = f"lowerdir={lower},upperdir={host_dir / 'upper'},workdir={host_dir / 'work'}"
+        _run(["mount", "-t", "overlay", "overlay", "-o", options, str(rootfs)])
+        return rootfs
 
     def _debootstrap(self, rootfs: Path, log: Path) -> None:
         argv = [
@@ -845,6 +860,21 @@ class LabHost:
             await asyncio.sleep(0.05)
         raise LabError(f"host {self.name}: {len(self.boot_ids())} boots recorded, waited for {count}")
 
+    def wait_active(self, unit: str, timeout: float = 60) -> None:
+        """Until ``systemctl is-active UNIT`` says active, checked on the host itself."""
+        deadline = time.monotonic() + timeout
+        state = "unknown"
+        while time.monotonic() < deadline:
+            if self.state == "running":
+                state = self.run(shlex.join(["systemctl", "is-active", unit])).stdout.strip()
+                if state == "active":
+                    return
+            time.sleep(0.05)
+        raise LabError(f"host {self.name}: {unit} still {state} after {timeout} s")
+
+    async def await_active(self, unit: str, within: float = 60) -> None:
+        await asyncio.to_thread(self.wait_active, unit, within)
+
     def wait_down(self, timeout: float = 30) -> None:
         """Until the supervisor has given up (host halted / stopped for good)."""
         deadline = time.monotonic() + timeout
@@ -1074,6 +1104,7 @@ class Lab:
         bridge_net: str = DEFAULT_BRIDGE_NET,
         name: str = DEFAULT_NAME,
         image: GoldenImage | None = None,
+        rootfs_mode: str | None = None,
     ) -> None:
         if not (
             name.isascii() and name.isalnum() and name[:1].isalpha() and name.islower() and len(name) <= 8
@@ -1092,6 +1123,8 @@ class Lab:
             raise LabError(f"bridge_net {bridge_net} must be a smaller network inside prefix {prefix}")
         self.gateway = next(self.bridge_net.hosts())  # the bridge's own address
         self.image = image or GoldenImage()
+        # overlay: each host is an overlay on one shared unpacked image (instant, ~no disk); copy: full copy.
+        self.rootfs_mode = rootfs_mode or os.environ.get("SLOWROLL_LAB_ROOTFS") or "overlay"
         self.hosts: dict[str, LabHost] = {}
         self._record: dict[str, Any] | None = None
         self._next_address = 10
@@ -1128,6 +1161,8 @@ class Lab:
         if problems:
             raise LabError("real hosts cannot run here: " + "; ".join(problems))
         self.image.ensure()  # slow the first time: before taking the lock
+        if self.rootfs_mode == "overlay":
+            self.image.ensure_tree()
         self.workdir.mkdir(parents=True, exist_ok=True)
         (self.workdir / "hosts").mkdir(exist_ok=True)
         record: dict[str, Any] = {
@@ -1195,6 +1230,7 @@ class Lab:
         *,
         base: str | None = None,
         image: GoldenImage | None = None,
+        rootfs_mode: str | None = None,
         slots: int = 16,
     ) -> Lab:
         """Set up a lab in the first free slot of ``base`` (env ``SLOWROLL_LAB_PREFIX``, else 10.213.0.0/16).
@@ -1211,7 +1247,12 @@ class Lab:
                 break
             bridge_net = list(prefix.subnets(new_prefix=24))[7]
             lab = cls(
-                Path(workdir), prefix=str(prefix), bridge_net=str(bridge_net), name=f"srlab{k}", image=image
+                Path(workdir),
+                prefix=str(prefix),
+                bridge_net=str(bridge_net),
+                name=f"srlab{k}",
+                image=image,
+                rootfs_mode=rootfs_mode,
             )
             try:
                 lab.setup()
@@ -1302,7 +1343,7 @@ class Lab:
         _save_record(self._record)
         self.hosts[name] = host
         host.dir.mkdir(parents=True)
-        self.image.unpack(host.rootfs)
+        self.image.make_rootfs(host.dir, self.rootfs_mode)
         self._personalize(host)
         for unit, text in (extra_units or {}).items():
             host.write_unit(unit, text)
