@@ -666,6 +666,8 @@ def _enabled_not_active(
     was_up = before_unit is not None and before_unit.is_active
     if not (dependency or unit.started is False or was_up):
         return None  # no sign that the boot tried and failed to start it
+    if before_unit is not None and before_unit.active == "inactive" and before_unit.started is False:
+        return None  # the boot before this one did not start it either: not a regression of this reboot
     units = after.units or {}
     failed = sorted(u.name for u in units.values() if u.is_failed)
     named = [n for n in failed if name in (units[n].pulled_by or ())]

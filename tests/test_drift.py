@@ -414,6 +414,23 @@ def test_never_started_is_enough_without_journal() -> None:
     assert "broken-dep.service" in app[0].message
 
 
+def test_an_enabled_unit_already_not_started_before_is_not_a_new_regression() -> None:
+    after = real("after")
+    # the same host rebooted once more: app-needs-broken was already never started in the boot before
+    findings = regressions(after, after, DEFAULT)
+    assert findings == []
+    # but a unit enabled (and not started) since the last boot that then fails to start is reported
+    assert after.units is not None
+    units = dict(after.units)
+    units["app-needs-broken.service"] = replace(units["app-needs-broken.service"], started=None)
+    units["broken-dep.service"] = replace(units["broken-dep.service"], active="inactive", sub="dead")
+    fresh = replace(after, units=units, system_state="running")
+    assert kinds(regressions(fresh, after, DEFAULT)) == {
+        ("enabled-not-active", "app-needs-broken.service"),
+        ("new-failed-unit", "broken-dep.service"),
+    }
+
+
 def test_oneshot_that_had_run_and_did_not_run_again() -> None:
     before = facts_with(
         unit("setup-a.service", sub="exited", state="static"),
