@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from .checks import PLACEHOLDER, CheckSpec, placeholder_value
+from .drift import DriftPolicy
 from .durations import DurationError, parse_duration
 from .errors import InventoryError, did_you_mean
 from .policy import Amount, Policy
@@ -569,6 +570,8 @@ class _Loader:
             kw["canaries"] = tuple(canaries)
         if "drift" in data:
             kw["drift"] = self.drift(data["drift"], (*path, "drift"))
+        drift_policy = kw.get("drift") or DriftPolicy.default()
+        kw["drift"] = drift_policy.with_max_uptime(kw.get("max_uptime"))
         policy = Policy(**kw)
         if policy.poll_interval > policy.reboot_timeout:
             raise self.err((*path, "poll_interval"), "poll_interval is longer than reboot_timeout")

@@ -264,7 +264,9 @@ class Connector:
             opts["known_hosts"] = b""
             opts["client_factory"] = lambda: recorder
         try:
-            conn = await asyncio.wait_for(asyncssh.connect(target.address, **opts), timeout + 1)
+            # asyncio.timeout, not wait_for: no inner task whose late exception would go unretrieved
+            async with asyncio.timeout(timeout + 1):
+                conn = await asyncssh.connect(target.address, **opts)
         except asyncssh.HostKeyNotVerifiable as exc:
             raise self._host_key_error(target, known, recorder) from exc
         except asyncssh.KeyExchangeFailed as exc:

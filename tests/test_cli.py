@@ -1,0 +1,159 @@
+"""The command line, run as a person runs it: subprocesses, exit codes, the JSON summary, signals."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SLOWROLL = [sys.executable, "-m", "console.cli"]
+DEMO = ROOT / "sample_inventories" / "demo.yaml"
+
+
+def slowroll(*args: str, timeout: float = 90, **kw) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*SLOWROLL, *args], capture_output=True, text=True, cwd=ROOT, timeout=timeout, **kw)
+
+
+def summary(stdout: str) -> dict:
+    lines = [json.loads(line) for line in stdout.splitlines() if line.strip()]
+    assert lines, "no output"
+    last = lines[-1]
+    assert last["event"] == "roll-finished"
+    return last
+
+
+def partition_ok(s: dict, hosts: int) -> None:
+    lists = s["rebooted"] + s["failed"] + s["skipped"] + s["untouched"]
+    assert len(lists) == len(set(lists)) == hosts
+
+
+def test_demo_headless_json_completes() -> None:
+    proc = slowroll("demo", "--headless", "--json", "--fleet", "6", "--speed", "50")
+    assert proc.returncode == 0, proc.stderr
+    s = summary(proc.stdout)
+    assert s["state"] == "complete"
+    assert len(s["rebooted"]) == 6
+    partition_ok(s, 6)
+    kinds = {json.loads(line)["event"] for line in proc.stdout.splitlines()}
+    assert {"roll-state", "host-state", "slice-started", "check"} <= kinds
+    assert "Traceback" not in proc.stderr
+
+
+def test_demo_fault_pauses_by_itself_with_exit_1() -> None:
+    proc = slowroll(
+        "demo", "--headless", "--json", "--fleet", "6", "--speed", "50", "--fault", "never-returns"
+    )
+    assert proc.returncode == 1, proc.stderr
+    s = summary(proc.stdout)
+    assert s["state"] == "paused"
+    # KIND alone: the first host after the canary slice
+    assert s["failed"] == ["web-02"]
+    assert "web-02" in s["reason"] and "reboot_timeout" in s["reason"]
+    assert s["untouched"] and "web-03" in s["untouched"]
+    partition_ok(s, 6)
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["demo", "--headless", "--fault", "explodes"], "unknown fault 'explodes'"),
+        (["demo", "--headless", "--fault", "never-returns@nohost"], "no host named 'nohost'"),
+        (["run", str(DEMO), "--headless", "--fault", "never-returns"], "--fault needs the simulator"),
+        (["demo", "--speed", "fast"], "expected a number"),
+        (["run", "/nonexistent.yaml", "--headless"], "/nonexistent.yaml: no such file"),
+        (["plan"], "required"),
+        ([], ""),
+    ],
+)
+def test_usage_errors_exit_2_without_traceback(args: list[str], words: str) -> None:
+    proc = slowroll(*args)
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    assert "Traceback" not in proc.stderr
+    assert words in proc.stderr + proc.stdout
+
+
+def test_headless_never_imports_textual() -> None:
+    code = (
+        "import sys; from console.cli import main; "
+        "rc = main(['demo', '--headless', '--fleet', '3', '--speed', '50']); "
+        "assert 'textual' not in sys.modules, 'textual was imported'; sys.exit(rc)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=90)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_sigint_pauses_lets_in_flight_finish_and_exits_130() -> None:
+    proc = subprocess.Popen(
+        [*SLOWROLL, "demo", "--headless", "--json", "--fleet", "6", "--speed", "20"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    assert proc.stdout is not None
+    lines = []
+    for line in proc.stdout:
+        lines.append(json.loads(line))
+        ev = lines[-1]
+        if ev["event"] == "host-state" and ev["new"] == "rebooting" and ev["host"] != "web-01":
+            proc.send_signal(signal.SIGINT)
+            break
+    rest = proc.stdout.read()
+    proc.wait(60)
+    lines += [json.loads(line) for line in rest.splitlines() if line.strip()]
+    assert proc.returncode == 130, proc.stderr.read()
+    s = lines[-1]
+    assert s["state"] == "paused" and not s["automatic"]
+    assert "SIGINT" in s["reason"]
+    rebooting = {e["host"] for e in lines if e["event"] == "host-state" and e["new"] == "rebooting"}
+    # The in-flight host finished its cycle; nothing after the signal started a reboot.
+    assert set(s["rebooted"]) == rebooting
+    assert s["untouched"]
+
+
+def test_sim_process_serves_an_inventory_for_a_separate_console(tmp_path: Path) -> None:
+    out = tmp_path / "fleet"
+    sim = subprocess.Popen(
+        [*SLOWROLL, "sim", str(DEMO), "--out", str(out), "--speed", "50", "--seed", "3"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        assert sim.stdout is not None
+        first = sim.stdout.readline()  # printed once every host listens
+        assert "serving 24 simulated hosts" in first, sim.stderr.read() if sim.poll() is not None else first
+        inv = out / "inventory.yaml"
+        check = slowroll("check", str(inv))
+        assert check.returncode == 0, check.stderr
+        proc = slowroll("run", str(inv), "--headless", "--json", timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        s = summary(proc.stdout)
+        assert s["state"] == "complete" and len(s["rebooted"]) == 24
+        ledger = [json.loads(line) for line in (out / "ledger.jsonl").read_text().splitlines()]
+        assert sorted(e["host"] for e in ledger) == sorted(s["rebooted"])
+        assert all(e["boot_id_after"] and e["boot_id_after"] != e["boot_id_before"] for e in ledger)
+    finally:
+        sim.send_signal(signal.SIGTERM)
+        sim.wait(20)
+    assert sim.returncode == 0
+
+
+def test_check_prints_a_summary_and_plan_the_slices() -> None:
+    proc = slowroll("check", str(DEMO))
+    assert proc.returncode == 0 and "24 in 3 group(s)" in proc.stdout
+    proc = slowroll("plan", str(DEMO), "--json")
+    data = json.loads(proc.stdout)
+    assert data["slices"][0] == {
+        "index": 1,
+        "hosts": ["web-01"],
+        "canary": True,
+        "reason": "canary: goes first, alone",
+    }
+    assert sum(len(s["hosts"]) for s in data["slices"]) == 24
