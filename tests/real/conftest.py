@@ -36,6 +36,7 @@ def unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
+@pytest.hookimpl(trylast=True)  # after -k / -m deselection, so "first" is the first test that runs
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     first = True
     for item in items:
@@ -47,7 +48,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             marker = item.get_closest_marker("timeout")
             current = marker.args[0] if marker and marker.args else 0
             if current < FIRST_TEST_TIMEOUT:
-                item.add_marker(pytest.mark.timeout(FIRST_TEST_TIMEOUT))
+                item.add_marker(pytest.mark.timeout(FIRST_TEST_TIMEOUT), append=False)
 
 
 @pytest.fixture(scope="session")

@@ -214,10 +214,17 @@ def _run(
     check: bool = True,
     timeout: float = 60,
     input: str | None = None,
+    pass_fds: Sequence[int] = (),
 ) -> subprocess.CompletedProcess[str]:
     try:
         proc = subprocess.run(
-            list(argv), capture_output=True, text=True, timeout=timeout, input=input, check=False
+            list(argv),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            input=input,
+            check=False,
+            pass_fds=tuple(pass_fds),
         )
     except FileNotFoundError as exc:
         raise LabError(f"{argv[0]}: not installed ({exc})") from None
@@ -417,10 +424,15 @@ class GoldenImage:
             tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=self.cache_dir))
             try:
                 rootfs = tmp / "rootfs"
-                self._debootstrap(rootfs, tmp / "debootstrap.log")
+                # The builder's children inherit the lock: if this process is killed, the next builder
+                # waits until they are gone too, before it removes their folder.
+                keep = (lock.fileno(),)
+                self._debootstrap(rootfs, tmp / "debootstrap.log", keep)
                 self._customize(rootfs)
                 part = tmp / "image.tar"
-                _run(["tar", *TAR_FLAGS, "-C", str(rootfs), "-cf", str(part), "."], timeout=300)
+                _run(
+                    ["tar", *TAR_FLAGS, "-C", str(rootfs), "-cf", str(part), "."], timeout=300, pass_fds=keep
+                )
                 os.replace(part, self.tarball)
             finally:
                 _remove_tree(tmp)
@@ -447,7 +459,11 @@ class GoldenImage:
                 return self.tree
             tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=self.cache_dir))
             try:
-                _run(["tar", *TAR_FLAGS, "-C", str(tmp), "-xpf", str(tarball)], timeout=300)
+                _run(
+                    ["tar", *TAR_FLAGS, "-C", str(tmp), "-xpf", str(tarball)],
+                    timeout=300,
+                    pass_fds=(lock.fileno(),),
+                )
                 tmp.chmod(0o755)
                 os.rename(tmp, self.tree)
             except BaseException:
@@ -471,7 +487,7 @@ class GoldenImage:
         _run(["mount", "-t", "overlay", "overlay", "-o", options, str(rootfs)])
         return rootfs
 
-    def _debootstrap(self, rootfs: Path, log: Path) -> None:
+    def _debootstrap(self, rootfs: Path, log: Path, pass_fds: Sequence[int] = ()) -> None:
         argv = [
             "debootstrap",
             "--variant=minbase",
@@ -482,7 +498,13 @@ class GoldenImage:
         ]
         with open(log, "w") as out:
             proc = subprocess.run(
-                argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, check=False, timeout=900
+                argv,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                check=False,
+                timeout=900,
+                pass_fds=tuple(pass_fds),
             )
         if proc.returncode != 0:
             tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:])
