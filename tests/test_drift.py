@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_facts import FIXTURES, SCRIPT_OUT, fixture_text
+from test_facts import EXTRA, FIXTURES, SCRIPT_OUT, fixture_text, fixture_text_with_tree
 
 from console.drift import (
     ALL_KINDS,
@@ -80,6 +80,33 @@ def test_preflight_finds_the_hand_started_unit_without_a_boot_tree() -> None:
         "legacy-agent.service is running but nothing starts it at boot: it is disabled (started by hand?)"
     )
     assert "UnitFileState=disabled" in finding.evidence
+
+
+def test_preflight_with_the_real_boot_tree() -> None:
+    before = parse_facts(fixture_text_with_tree("before"))
+    assert before.boot_tree is not None
+    findings = preflight(before, DEFAULT)
+    assert kinds(findings) == {("not-in-boot-tree", "legacy-agent.service")}
+    assert findings[0].message == (
+        "legacy-agent.service is running but nothing starts it at boot: it is disabled and not in "
+        "default.target's boot tree (started by hand?)"
+    )
+    after = parse_facts(fixture_text_with_tree("after"))
+    assert kinds(preflight(after, DEFAULT)) == {("failed-units", "broken-dep.service")}
+
+
+def test_regressions_with_the_real_boot_tree_and_the_second_journal() -> None:
+    before = parse_facts(fixture_text_with_tree("before"))
+    after = parse_facts(fixture_text_with_tree("after"))
+    journal = "\n".join((EXTRA / "after" / "journal_app.txt").read_text().splitlines()[:-1])
+    findings = regressions(before, after, DEFAULT, {"app-needs-broken.service": journal})
+    assert kinds(findings) == {
+        ("lost-unit", "legacy-agent.service"),
+        ("enabled-not-active", "app-needs-broken.service"),
+        ("new-failed-unit", "broken-dep.service"),
+    }
+    app = next(f for f in findings if f.kind == "enabled-not-active")
+    assert "Dependency failed for app-needs-broken.service" in app.evidence
 
 
 # ---- before the reboot, FACTS_SCRIPT's output (with the boot tree)

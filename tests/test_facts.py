@@ -27,6 +27,7 @@ from console.facts import (
     kernel_version_key,
     parse_evidence,
     parse_facts,
+    parse_show,
 )
 
 FIXTURES = Path(__file__).parent / "fixtures" / "systemd-252"
@@ -74,6 +75,21 @@ def fixture_text(phase: str, *, units: str = "json") -> str:
     parts.append(section("unit_props", *_capture(phase, "show_units")))
     parts.append(section("dbus", [], 0))
     return "".join(parts)
+
+
+EXTRA = Path(__file__).parent / "fixtures" / "systemd-252-extra"
+
+
+def extra_capture(phase: str, name: str) -> tuple[list[str], int]:
+    lines = (EXTRA / phase / f"{name}.txt").read_text().splitlines()
+    assert lines[-1].startswith("exit=")
+    return lines[:-1], int(lines[-1][len("exit=") :])
+
+
+def fixture_text_with_tree(phase: str) -> str:
+    """``fixture_text`` plus the boot tree from the second capture of the same setup (same test units,
+    same Debian 12 / systemd 252 image built the same way; the first capture has no boot tree)."""
+    return fixture_text(phase) + section("boot_tree", *extra_capture(phase, "list_dependencies_default"))
 
 
 # ---- the per-command capture (systemd 252, one real reboot)
@@ -140,6 +156,56 @@ def test_container_facts_are_unknown_not_wrong() -> None:
     assert facts.tainted == 0
     assert facts.live_patched is False
     assert facts.reboot_required is False
+
+
+# ---- the second capture: boot tree, sockets/timers/paths, show with TriggeredBy
+
+
+@pytest.mark.parametrize("phase", ["before", "after"])
+def test_boot_tree_from_real_list_dependencies(phase: str) -> None:
+    lines, status = extra_capture(phase, "list_dependencies_default")
+    assert status == 0 and lines[0] == "default.target"
+    assert all(line.startswith("  ") and " " not in line.strip() for line in lines[1:])  # --plain: flat
+    tree = parse_facts(section("boot_tree", lines, status)).boot_tree
+    assert tree is not None and len(tree) == len(lines) == len(set(lines))
+    assert {
+        "default.target",
+        "multi-user.target",
+        "app-needs-broken.service",
+        "broken-dep.service",  # through app-needs-broken's Requires= (--all)
+        "dbus.service",
+        "dbus.socket",
+        "ssh.service",
+        "getty@tty1.service",
+        "-.slice",
+    } <= tree
+    assert "legacy-agent.service" not in tree
+
+
+def test_sockets_timers_paths_and_show_with_triggered_by() -> None:
+    text = (
+        section("units", *extra_capture("after", "list_units_socket_timer_path_json"))
+        + section("unit_files", *extra_capture("after", "list_unit_files_all"))
+        + section("unit_props", *extra_capture("after", "show_units"))
+    )
+    facts = parse_facts(text)
+    assert facts.units is not None and facts.unit_files is not None
+    sock = facts.units["dbus.socket"]
+    assert (sock.active, sock.sub, sock.unit_file_state) == ("active", "running", "static")
+    assert set(sock.pulled_by or ()) == {"sockets.target", "systemd-logind.service"}
+    timer = facts.units["fstrim.timer"]
+    assert (timer.active, timer.unit_file_state) == ("inactive", "enabled")
+    assert facts.units["systemd-ask-password-wall.path"].sub == "waiting"
+    assert facts.unit_files["legacy-agent.service"] == "disabled"
+    assert facts.unit_files["multi-user.target"] == "static"
+    props = parse_show(extra_capture("after", "show_units")[0])
+    assert props["dbus.service"]["TriggeredBy"] == "dbus.socket"
+    assert props["systemd-journald.service"]["TriggeredBy"].split() == [
+        "systemd-journald.socket",
+        "systemd-journald-audit.socket",
+        "systemd-journald-dev-log.socket",
+    ]
+    assert props["broken-dep.service"]["Result"] == "exit-code"
 
 
 # ---- FACTS_SCRIPT's own output on real systemd 252

@@ -8,7 +8,7 @@ import re
 import uuid
 
 import pytest
-from test_facts import SCRIPT_OUT
+from test_facts import EXTRA, SCRIPT_OUT
 
 from console.drift import DriftPolicy, Finding, evidence_units, preflight, regressions
 from console.facts import (
@@ -122,9 +122,12 @@ def test_stock_host_facts_look_like_debian_12() -> None:
         assert f.units[name].is_active, name
     assert f.units["ssh.service"].aliases == ("sshd.service",)
     assert f.units["nginx.service"].unit_file_state == "enabled"
-    # as on the reference host: dbus.service is not in default.target's tree, dbus.socket is
-    assert "dbus.service" not in f.boot_tree and {"dbus.socket", "ssh.service"} <= f.boot_tree
+    # as on the real Debian 12 hosts (tests/fixtures): dbus.service is wanted by multi-user.target and
+    # triggered by dbus.socket, both in default.target's tree
+    assert {"dbus.service", "dbus.socket", "ssh.service", "getty@tty1.service"} <= f.boot_tree
+    assert "legacy-agent.service" not in f.boot_tree
     assert f.units["dbus.service"].triggered_by == ("dbus.socket",)
+    assert f.units["dbus.service"].pulled_by == ("multi-user.target",)
     # the enabled-but-inactive traps of a real host: a oneshot that ran, a unit skipped by its condition
     reap = f.units["e2scrub_reap.service"]
     assert (reap.active, reap.unit_file_state, reap.started, reap.result) == (
@@ -278,6 +281,19 @@ def test_simulated_reboot_gives_the_same_findings_as_the_real_one() -> None:
     real_app = next(f for f in real_regr if f.kind == "enabled-not-active")
     sim_app = next(f for f in sim_regr if f.kind == "enabled-not-active")
     assert strip(sim_app.evidence) == strip(real_app.evidence)  # same journal lines but time and host
+
+
+def test_simulated_boot_tree_covers_the_real_one() -> None:
+    lines = (EXTRA / "before" / "list_dependencies_default.txt").read_text().splitlines()[:-1]
+    real = {line.strip() for line in lines}
+    system, _ = make("early-unit", services=())
+    listing = system.execute("systemctl list-dependencies --all --plain default.target --no-pager")
+    assert listing is not None and listing.exit_status == 0
+    assert listing.stdout.splitlines()[0] == "default.target"
+    assert all(line.startswith("  ") for line in listing.stdout.splitlines()[1:])
+    sim = {line.strip() for line in listing.stdout.splitlines()}
+    # the lab host's own units, and the container's console getty, are not on a VM
+    assert real - sim == {"lab-boot-record.service", "lab-rotate-hostkey.service", "console-getty.service"}
 
 
 def _blocks(text: str) -> dict[str, list[str]]:

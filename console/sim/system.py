@@ -161,7 +161,9 @@ STOCK_UNITS: tuple[UnitDef, ...] = (
     _d("systemd-modules-load.service", "Load Kernel Modules", wanted_by=_SYS, kind="oneshot", remain=True,
        deps=()),
     _d("systemd-network-generator.service", "Generate network units from Kernel command line",
-       file_state="enabled", preset="enabled", wanted_by=_SYS, kind="oneshot", remain=True, deps=()),
+       file_state="enabled", preset="enabled", wanted_by=_SYS, kind="oneshot", remain=True,
+       deps=("network-pre.target",)),
+    _d("network-pre.target", "Preparation for Network", kind="target", deps=()),
     _d("systemd-random-seed.service", "Load/Save Random Seed", wanted_by=_SYS, kind="oneshot",
        remain=True, deps=()),
     _d("systemd-remount-fs.service", "Remount Root and Kernel File Systems", file_state="enabled-runtime",
@@ -187,7 +189,12 @@ STOCK_UNITS: tuple[UnitDef, ...] = (
        preset="enabled", wanted_by=_SYS, kind="oneshot", remain=True, deps=("modprobe@efi_pstore.service",),
        condition="ConditionDirectoryNotEmpty=/sys/fs/pstore"),
     _d("systemd-firstboot.service", "First Boot Wizard", wanted_by=_SYS, kind="oneshot", remain=True,
-       deps=(), condition="ConditionFirstBoot=yes"),
+       deps=("first-boot-complete.target",), condition="ConditionFirstBoot=yes"),
+    _d("first-boot-complete.target", "First Boot Complete", kind="target", deps=()),
+    _d("systemd-pcrphase-sysinit.service", "TPM2 PCR Barrier (Initialization)", wanted_by=_SYS,
+       kind="oneshot", remain=True, deps=(), condition="ConditionSecurity=tpm2"),
+    _d("systemd-pcrphase.service", "TPM2 PCR Barrier (User)", wanted_by=_SYS, kind="oneshot", remain=True,
+       deps=(), condition="ConditionSecurity=tpm2"),
     _d("systemd-machine-id-commit.service", "Commit a transient machine-id on disk", wanted_by=_SYS,
        kind="oneshot", remain=True, deps=(), condition="ConditionPathIsMountPoint=/etc/machine-id"),
     _d("systemd-binfmt.service", "Set Up Additional Binary Formats", wanted_by=_SYS, kind="oneshot",
@@ -247,7 +254,7 @@ STOCK_UNITS: tuple[UnitDef, ...] = (
     # services of the running system
     _d("cron.service", "Regular background program processing daemon", file_state="enabled",
        preset="enabled", wanted_by=_MU),
-    _d("dbus.service", "D-Bus System Message Bus", kind="notify", requires=("dbus.socket",)),
+    _d("dbus.service", "D-Bus System Message Bus", wanted_by=_MU, kind="notify", requires=("dbus.socket",)),
     _d("e2scrub_reap.service", "Remove Stale Online ext4 Metadata Check Snapshots", file_state="enabled",
        preset="enabled", wanted_by=_MU, kind="oneshot"),
     _d("getty@tty1.service", "Getty on tty1", file_state="enabled", preset="enabled",
@@ -290,9 +297,6 @@ STOCK_UNITS: tuple[UnitDef, ...] = (
     _d("user-runtime-dir@0.service", "User Runtime Directory /run/user/0", kind="oneshot", remain=True),
 )
 # fmt: on
-
-# Services outside the boot tree that their socket starts during every boot (logind talks to D-Bus).
-SOCKET_ACTIVATED_AT_BOOT = ("dbus.service",)
 
 # unit files that are not loaded on a stock host (list-unit-files shows them)
 STOCK_FILES: tuple[tuple[str, str, str], ...] = (
@@ -508,8 +512,6 @@ class SimSystem:
         clock = [at + 0.9]
         tree = self.boot_tree()
         for name in self._start_order(tree):
-            self._start_at_boot(name, clock)
-        for name in SOCKET_ACTIVATED_AT_BOOT:  # something talks to them while the system comes up
             self._start_at_boot(name, clock)
         for name in self._loaded_names(tree):
             self.runs.setdefault(name, UnitRun())
