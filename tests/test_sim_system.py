@@ -8,7 +8,7 @@ import re
 import uuid
 
 import pytest
-from test_facts import EXTRA, SCRIPT_OUT
+from test_facts import EXTRA, FIXTURES, SCRIPT_OUT
 
 from console.drift import DriftPolicy, Finding, evidence_units, preflight, regressions
 from console.facts import (
@@ -281,6 +281,29 @@ def test_simulated_reboot_gives_the_same_findings_as_the_real_one() -> None:
     real_app = next(f for f in real_regr if f.kind == "enabled-not-active")
     sim_app = next(f for f in sim_regr if f.kind == "enabled-not-active")
     assert strip(sim_app.evidence) == strip(real_app.evidence)  # same journal lines but time and host
+
+
+@pytest.mark.parametrize("name", ["is_system_running", "failed_plain", "show_units", "journal_app"])
+def test_commands_print_what_the_real_host_printed(name: str) -> None:
+    """The reference capture's own commands, against the same situation in the simulator."""
+    command = dict(
+        line.split("|", 1) for line in (FIXTURES / "commands.txt").read_text().splitlines() if "|" in line
+    )[name]
+    system, clock = make("hand-started-unit", "early-unit", services=())
+
+    def normal(text: str) -> str:
+        text = re.sub(r"(ActiveEnterTimestamp=)\S.*", r"\1<time>", text)
+        return re.sub(r"^\S+ \S+ systemd\[1\]", "<time> <host> systemd[1]", text, flags=re.M)
+
+    for phase in ("before", "after"):
+        if phase == "after":
+            reboot(system, clock)
+        real = (FIXTURES / phase / f"{name}.txt").read_text()
+        body, status = real.rsplit("exit=", 1)
+        answer = system.execute(command)
+        assert answer is not None
+        assert normal(answer.stdout + answer.stderr) == normal(body), phase
+        assert answer.exit_status == int(status), phase
 
 
 def test_simulated_boot_tree_covers_the_real_one() -> None:
