@@ -1155,7 +1155,8 @@ class Lab:
         return f"<Lab {self.name} {self.bridge_net} hosts={list(self.hosts)}>"
 
     def __enter__(self) -> Lab:
-        self.setup()
+        if self._record is None:  # Lab.claim() returns a lab that is set up already
+            self.setup()
         return self
 
     def __exit__(self, *exc: object) -> None:
