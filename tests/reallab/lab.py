@@ -68,7 +68,7 @@ PACKAGES = (
     "netbase",
 )
 # Bump when anything that goes into the golden image changes (the image file name carries a hash of it).
-IMAGE_VERSION = 1
+IMAGE_VERSION = 2
 PRUNE = (
     "usr/share/doc",
     "usr/share/man",
@@ -437,7 +437,21 @@ class GoldenImage:
             finally:
                 _remove_tree(tmp)
             self.build_seconds = time.monotonic() - started
+            self._prune_old()
         return self.tarball
+
+    def _prune_old(self) -> None:
+        """Remove images of older recipes (a tree only while no overlay uses it as its lower layer)."""
+        mounts = ""
+        with contextlib.suppress(OSError):
+            mounts = Path("/proc/self/mountinfo").read_text()
+        for old in self.cache_dir.glob(f"debian-{SUITE}-lab-*"):
+            if old in (self.tarball, self.tree) or old.name.startswith("."):
+                continue
+            if old.suffix == ".tar":
+                old.unlink(missing_ok=True)
+            elif old.suffix == ".tree" and f"lowerdir={old}" not in mounts:
+                _remove_tree(old)
 
     def unpack(self, dest: Path) -> None:
         """A full private copy of the image at ``dest`` (which must not exist)."""
@@ -520,6 +534,8 @@ class GoldenImage:
         dbus_id.parent.mkdir(parents=True, exist_ok=True)
         dbus_id.symlink_to("/etc/machine-id")
         (root / "etc/hostname").write_text("localhost\n")
+        (root / "etc/resolv.conf").unlink(missing_ok=True)  # debootstrap copied the build machine's
+        (root / "etc/resolv.conf").write_text("# slowroll test lab: no name servers\n")
         _write(root / "etc/ssh/sshd_config.d/50-lab.conf", SSHD_DROPIN)
         _write(root / "etc/systemd/system/lab-boot-record.service", BOOT_RECORD_UNIT)
         _write(root / "etc/systemd/system/lab-rotate-hostkey.service", ROTATE_HOSTKEY_UNIT)
