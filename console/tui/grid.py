@@ -1,0 +1,369 @@
+"""The fleet grid: one tile per host, grouped, drawn as ONE line-API widget.
+
+Thousands of hosts stay cheap: the layout (which host sits on which row) is computed only when the width,
+height, filter or density changes; a frame renders only the visible rows, and the app refreshes the grid at
+most ~10 times a second however many events arrive (``mark_dirty`` + ``tick``).
+
+A tile is ``[lead] glyph [name] [trail]``; the cursor is shown by brackets (``[● web-01]``) and a tint,
+never by colour alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from ..engine import Engine, HostRun
+from ..events import HostState
+from .themes import ConsoleTheme
+from .vocab import HOST_GLYPHS, HOST_ORDER, ellipsize
+
+Density = Literal["auto", "names", "glyphs", "dense"]
+DENSITIES: tuple[Density, ...] = ("auto", "names", "glyphs", "dense")
+NO_GROUP = "(no group)"
+MAX_NAME = 24
+
+
+@dataclass(frozen=True)
+class _Row:
+    kind: Literal["group", "tiles"]
+    group: str
+    hosts: tuple[str, ...] = ()
+
+
+class FleetGrid(ScrollView, can_focus=True):
+    """Every host as a tile; arrows / hjkl move the cursor; enter opens the host."""
+
+    DEFAULT_CSS = """
+    FleetGrid {
+        overflow-x: hidden;
+        overflow-y: auto;
+        height: 1fr;
+        scrollbar-size-vertical: 1;
+    }
+    """
+
+    BINDINGS = [
+        Binding("left,h", "move(-1, 0)", "left", show=False),
+        Binding("right,l", "move(1, 0)", "right", show=False),
+        Binding("up,k", "move(0, -1)", "up", show=False),
+        Binding("down,j", "move(0, 1)", "down", show=False),
+        Binding("home", "edge(0)", "first", show=False),
+        Binding("end", "edge(1)", "last", show=False),
+        Binding("pageup", "page(-1)", "page up", show=False),
+        Binding("pagedown", "page(1)", "page down", show=False),
+    ]
+
+    class CursorMoved(Message):
+        def __init__(self, host: str | None, by_operator: bool) -> None:
+            super().__init__()
+            self.host = host
+            self.by_operator = by_operator
+
+    def __init__(
+        self,
+        engine: Engine,
+        theme: ConsoleTheme,
+        *,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.engine = engine
+        self.console_theme = theme
+        groups: dict[str, list[str]] = {g: [] for g in engine.inventory.groups}
+        for h in engine.inventory.hosts:
+            groups.setdefault(h.groups[0] if h.groups else NO_GROUP, []).append(h.name)
+        self._groups: list[tuple[str, list[str]]] = [(g, m) for g, m in groups.items() if m]
+        self._order: list[str] = [h for _, members in self._groups for h in members]
+        self._name_width = min(MAX_NAME, max((len(n) for n in self._order), default=4))
+        self._filter: Callable[[HostRun], bool] | None = None
+        self.filter_text = ""
+        self.density: Density = "auto"
+        self.effective_density: Density = "names"
+        self._rows: list[_Row] = []
+        self._pos: dict[str, tuple[int, int]] = {}
+        self._visible: list[str] = []
+        self._cache: dict[int, Strip] = {}
+        self._layout_key: tuple[object, ...] | None = None
+        self._dirty = True
+        self.cursor: str | None = self._order[0] if self._order else None
+        self.rendered_cursor: str | None = None
+
+    # ------------------------------------------------------------------------------------------------
+    # What is shown
+
+    @property
+    def visible_hosts(self) -> list[str]:
+        self._ensure_layout()
+        return list(self._visible)
+
+    def set_filter(self, text: str, predicate: Callable[[HostRun], bool] | None) -> None:
+        self.filter_text = text
+        self._filter = predicate
+        self._layout_key = None
+        self._ensure_layout()
+        if self.cursor not in self._pos:
+            self._set_cursor(self._visible[0] if self._visible else None, by_operator=False)
+        self.refresh_all()
+
+    def cycle_density(self) -> Density:
+        self.density = DENSITIES[(DENSITIES.index(self.density) + 1) % len(DENSITIES)]
+        self._layout_key = None
+        self.refresh_all()
+        self.call_after_refresh(self._scroll_to_cursor)
+        return self.density
+
+    def set_console_theme(self, theme: ConsoleTheme) -> None:
+        self.console_theme = theme
+        self.refresh_all()
+
+    def mark_dirty(self) -> None:
+        self._dirty = True
+
+    def tick(self) -> bool:
+        """Redraw if anything changed since the last tick; True when a redraw was asked for."""
+        if not self._dirty:
+            return False
+        self._dirty = False
+        if self._filter is not None:
+            # A state filter's membership changes as hosts move: keep the layout in step.
+            self._layout_key = None
+            self._ensure_layout()
+            if self.cursor not in self._pos and self._visible:
+                self._set_cursor(self._visible[0], by_operator=False)
+        self._cache.clear()
+        self.refresh()
+        return True
+
+    def refresh_all(self) -> None:
+        self._cache.clear()
+        self._dirty = False
+        self.refresh()
+
+    # ------------------------------------------------------------------------------------------------
+    # Layout
+
+    def _tile_width(self, density: Density) -> int:
+        if density == "names":
+            return self._name_width + 4  # [● name]
+        if density == "glyphs":
+            return 3  # [●]
+        return 2  # ▸●
+
+    def _usable_width(self) -> int:
+        return max(4, self.scrollable_content_region.width or self.size.width or 80)
+
+    def _build_rows(self, density: Density, width: int) -> tuple[list[_Row], list[str]]:
+        per_row = max(1, width // self._tile_width(density))
+        rows: list[_Row] = []
+        visible: list[str] = []
+        for group, members in self._groups:
+            shown = members
+            if self._filter is not None:
+                shown = [m for m in members if self._filter(self.engine.hosts[m])]
+            if not shown:
+                continue
+            rows.append(_Row("group", group, tuple(shown)))
+            for i in range(0, len(shown), per_row):
+                rows.append(_Row("tiles", group, tuple(shown[i : i + per_row])))
+            visible.extend(shown)
+        return rows, visible
+
+    def rows_needed(self, width: int) -> int:
+        """Rows the whole fleet takes with names at ``width`` (the app sizes the log pane from this)."""
+        per_row = max(1, width // self._tile_width("names"))
+        return sum(1 + -(-len(members) // per_row) for _, members in self._groups)
+
+    def _ensure_layout(self) -> None:
+        width = self._usable_width()
+        height = self.size.height
+        key = (width, height, self.density, self.filter_text, id(self._filter))
+        if key == self._layout_key:
+            return
+        self._layout_key = key
+        if self.density != "auto":
+            density: Density = self.density
+            rows, visible = self._build_rows(density, width)
+        else:
+            for density in ("names", "glyphs", "dense"):
+                rows, visible = self._build_rows(density, width)
+                if len(rows) <= max(1, height):
+                    break
+        self.effective_density = density
+        self._rows = rows
+        self._visible = visible
+        self._pos = {}
+        for y, row in enumerate(rows):
+            if row.kind == "tiles":
+                for x, host in enumerate(row.hosts):
+                    self._pos[host] = (y, x)
+        self._cache.clear()
+        self.virtual_size = Size(width, len(rows))
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._layout_key = None
+        self._ensure_layout()
+        self.refresh_all()
+        self.call_after_refresh(self._scroll_to_cursor)
+
+    # ------------------------------------------------------------------------------------------------
+    # Cursor
+
+    def _set_cursor(self, host: str | None, *, by_operator: bool) -> None:
+        changed = host != self.cursor
+        old = self.cursor
+        self.cursor = host
+        if changed:
+            for name in (old, host):
+                if name in self._pos:
+                    row = self._pos[name][0]
+                    self._cache.pop(row, None)
+                    self.refresh_line(row)
+            self._scroll_to_cursor()
+        self.post_message(self.CursorMoved(host, by_operator))
+
+    def select(self, host: str, *, by_operator: bool = False) -> None:
+        """Move the cursor to ``host`` (made visible: the filter is cleared if it hides it)."""
+        self._ensure_layout()
+        if host not in self._pos and self._filter is not None:
+            self.set_filter("", None)
+        if host in self._pos:
+            self._set_cursor(host, by_operator=by_operator)
+
+    def _scroll_to_cursor(self) -> None:
+        if self.cursor not in self._pos:
+            return
+        row = self._pos[self.cursor][0]
+        top = row - 1 if row > 0 and self._rows[row - 1].kind == "group" else row
+        height = max(1, self.scrollable_content_region.height)
+        y = self.scroll_offset.y
+        if top < y:
+            self.scroll_to(y=top, animate=False, immediate=True)
+        elif row >= y + height:
+            self.scroll_to(y=row - height + 1, animate=False, immediate=True)
+
+    def action_move(self, dx: int, dy: int) -> None:
+        self._ensure_layout()
+        if not self._visible:
+            return
+        if self.cursor not in self._pos:
+            self._set_cursor(self._visible[0], by_operator=True)
+            return
+        row, col = self._pos[self.cursor]
+        if dx:
+            i = self._visible.index(self.cursor) + dx
+            i = max(0, min(len(self._visible) - 1, i))
+            self._set_cursor(self._visible[i], by_operator=True)
+            return
+        y = row + dy
+        while 0 <= y < len(self._rows) and self._rows[y].kind != "tiles":
+            y += dy
+        if 0 <= y < len(self._rows):
+            hosts = self._rows[y].hosts
+            self._set_cursor(hosts[min(col, len(hosts) - 1)], by_operator=True)
+
+    def action_edge(self, end: int) -> None:
+        self._ensure_layout()
+        if self._visible:
+            self._set_cursor(self._visible[-1 if end else 0], by_operator=True)
+
+    def action_page(self, direction: int) -> None:
+        self._ensure_layout()
+        if self.cursor not in self._pos:
+            return
+        for _ in range(max(1, self.scrollable_content_region.height - 1)):
+            self.action_move(0, direction)
+
+    def on_click(self, event: events.Click) -> None:
+        self._ensure_layout()
+        y = event.y + self.scroll_offset.y
+        if not 0 <= y < len(self._rows) or self._rows[y].kind != "tiles":
+            return
+        x = event.x // self._tile_width(self.effective_density)
+        hosts = self._rows[y].hosts
+        if 0 <= x < len(hosts):
+            self._set_cursor(hosts[x], by_operator=True)
+
+    # ------------------------------------------------------------------------------------------------
+    # Drawing
+
+    def counts_of(self, hosts: Iterable[str]) -> dict[HostState, int]:
+        out: dict[HostState, int] = {}
+        for name in hosts:
+            state = self.engine.hosts[name].state
+            out[state] = out.get(state, 0) + 1
+        return out
+
+    def render_line(self, y: int) -> Strip:
+        self._ensure_layout()
+        index = self.scroll_offset.y + y
+        width = self.size.width
+        base = self.rich_style
+        if index >= len(self._rows):
+            return Strip.blank(width, base)
+        strip = self._cache.get(index)
+        if strip is None:
+            strip = self._render_row(self._rows[index], base).adjust_cell_length(width, base)
+            self._cache[index] = strip
+        if self.cursor in self._pos and self._pos[self.cursor][0] == index:
+            self.rendered_cursor = self.cursor
+        return strip
+
+    def _render_row(self, row: _Row, base: Style) -> Strip:
+        theme = self.console_theme
+        if row.kind == "group":
+            counts = self.counts_of(row.hosts)
+            group_style = base + Style(color=theme.grid["group"], bold=True)
+            dim = base + Style(color=theme.grid["dim"])
+            total = len(row.hosts)
+            members = next((len(m) for g, m in self._groups if g == row.group), total)
+            size = f"{total} of {members}" if total != members else f"{total}"
+            segs = [Segment(f" {row.group} ", group_style), Segment(f"({size})", dim)]
+            for state in HOST_ORDER:
+                n = counts.get(state, 0)
+                if n:
+                    segs.append(Segment("  "))
+                    segs.append(Segment(HOST_GLYPHS[state], base + theme.state_style(state)))
+                    segs.append(Segment(f" {n} {state.value}", dim))
+            return Strip(segs)
+        density = self.effective_density
+        cursor_bg = Style(bgcolor=theme.grid["cursor"])
+        bracket = base + Style(color=theme.ui.get("accent", theme.ui["primary"]), bold=True) + cursor_bg
+        segs = []
+        for name in row.hosts:
+            run = self.engine.hosts[name]
+            state = run.state
+            style = base + theme.state_style(state)
+            here = name == self.cursor
+            glyph = HOST_GLYPHS[state]
+            if density == "dense":
+                segs.append(Segment("▸" if here else " ", bracket if here else base))
+                segs.append(Segment(glyph, style + Style(underline=True) if here else style))
+                continue
+            label = (
+                glyph
+                if density == "glyphs"
+                else f"{glyph} {ellipsize(name, self._name_width):<{self._name_width}}"
+            )
+            if here:
+                segs.append(Segment("[", bracket))
+                tile_style = style + (Style(underline=True) if run.state.problem else cursor_bg)
+                segs.append(Segment(label, tile_style))
+                segs.append(Segment("]", bracket))
+            else:
+                segs.append(Segment(" ", base))
+                segs.append(Segment(label, style))
+                segs.append(Segment(" ", base))
+        return Strip(segs)

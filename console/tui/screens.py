@@ -1,0 +1,444 @@
+"""Dialogs and full screens: confirmations, the abort dialog, the acknowledgement after an automatic pause,
+the host detail and the help screen."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rich.console import Group, RenderableType
+from rich.style import Style
+from rich.table import Table
+from rich.text import Text
+from textual import events
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Static
+
+from ..durations import format_duration
+from ..engine import Engine, HostRun
+from ..events import HostState
+from ..facts import Facts
+from ..policy import Budgets, plan
+from .keybar import KeyBar
+from .themes import ConsoleTheme
+from .vocab import HOST_GLYPHS, HOST_MEANING, HOST_ORDER, ROLL_GLYPHS, Clock, ellipsize
+
+# ----------------------------------------------------------------------------------------------------
+# Plan
+
+
+def plan_text(engine: Engine, theme: ConsoleTheme, *, limit: int | None = None, reasons: bool = True) -> Text:
+    """The slices the roll will run, why in this order, and the budgets."""
+    inv = engine.inventory
+    slices, why = plan(inv)
+    budgets = Budgets.for_inventory(inv)
+    dim = Style(color=theme.grid["dim"])
+    out = Text()
+    out.append(f"Plan for {inv.name}: ", Style(bold=True))
+    out.append(f"{len(inv.hosts)} hosts in {len(slices)} slices. ")
+    out.append(f"Order: {why}; canaries first.\n", dim)
+    limits = ", ".join(f"{g} {n}" for g, n in budgets.per_group.items())
+    fleet = f", fleet {budgets.fleet}" if budgets.fleet else ""
+    out.append(f"At most unavailable at once: {limits}{fleet}. ", dim)
+    pol = inv.policy
+    out.append(
+        f"Each slice starts when the one before is done and baked ({format_duration(pol.bake)} bake); "
+        f"the first problem pauses the roll.\n",
+        dim,
+    )
+    width = len(str(len(slices)))
+    shown = slices if limit is None else slices[:limit]
+    for s in shown:
+        tag = "canary" if s.canary else f"{len(s.hosts)} host(s)"
+        hosts = ", ".join(s.hosts)
+        out.append(f"  {s.index + 1:>{width}}. ", Style(bold=True))
+        out.append(f"{tag:<11}", Style(bold=s.canary))
+        out.append(ellipsize(hosts, 200))
+        out.append(f"   ↳ {s.reason}\n" if reasons else "\n", dim)
+    if limit is not None and len(slices) > limit:
+        out.append(f"  … and {len(slices) - limit} more slices (the full plan is on the main screen)\n", dim)
+    out.rstrip()
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------
+# Dialogs
+
+
+class Confirm(ModalScreen[bool]):
+    """A yes/no question: y answers yes; n or escape answers no; other keys are ignored."""
+
+    BINDINGS = [
+        Binding("y", "answer(True)", "yes"),
+        Binding("n,escape", "answer(False)", "no"),
+    ]
+
+    def __init__(self, title: str, body: RenderableType, *, yes: str = "yes", no: str = "no") -> None:
+        super().__init__(classes="dialog")
+        self.title_text = title
+        self.body = body
+        self.yes = yes
+        self.no = no
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog-box"):
+            yield Static(self.title_text, classes="dialog-title")
+            with VerticalScroll(classes="dialog-body"):
+                yield Static(self.body)
+            yield Static(f"[b]y[/b] {self.yes}    [b]n[/b] / [b]esc[/b] {self.no}", classes="dialog-keys")
+
+    def action_answer(self, answer: bool) -> None:
+        self.dismiss(answer)
+
+
+class AbortDialog(ModalScreen[bool]):
+    """Abort the roll? Only an explicit ``y`` aborts; n / escape close the dialog; other keys do nothing."""
+
+    BINDINGS = [
+        Binding("y", "answer(True)", "abort the roll"),
+        Binding("n,escape", "answer(False)", "keep the roll"),
+    ]
+
+    def __init__(self, in_flight: int) -> None:
+        super().__init__(classes="dialog danger")
+        self.in_flight = in_flight
+
+    def compose(self) -> ComposeResult:
+        flight = (
+            f"{self.in_flight} host(s) already rebooting are followed to the end of their cycle."
+            if self.in_flight
+            else "No host is in flight."
+        )
+        body = (
+            "Aborting is final: no new reboot is issued, ever, in this roll, and it cannot be resumed. "
+            f"{flight}\n\nTo stop for now and continue later, press n and then p (pause) instead."
+        )
+        with Vertical(classes="dialog-box"):
+            yield Static("✖ Abort the roll?", classes="dialog-title")
+            yield Static(body, classes="dialog-text")
+            yield Static("", id="abort-hint", classes="dialog-hint")
+            yield Static("[b]y[/b] abort the roll    [b]n[/b] / [b]esc[/b] keep it", classes="dialog-keys")
+
+    def action_answer(self, answer: bool) -> None:
+        self.dismiss(answer)
+
+    def on_key(self, event: events.Key) -> None:
+        if event.key not in ("y", "n", "escape"):
+            event.stop()
+            self.query_one("#abort-hint", Static).update(
+                f"'{event.key}' does nothing here: only y aborts; n or esc keeps the roll."
+            )
+
+
+class Acknowledge(ModalScreen[bool]):
+    """After an automatic pause: the reason, the problem hosts, and an explicit acknowledgement."""
+
+    BINDINGS = [
+        Binding("y", "answer(True)", "acknowledge and resume"),
+        Binding("n,escape", "answer(False)", "stay paused"),
+    ]
+
+    def __init__(self, engine: Engine, theme: ConsoleTheme) -> None:
+        super().__init__(classes="dialog warning")
+        self.engine = engine
+        self.console_theme = theme
+
+    def compose(self) -> ComposeResult:
+        engine = self.engine
+        body = Text()
+        body.append("The roll paused by itself:\n", Style(bold=True))
+        body.append(f"  {engine.reason}\n\n")
+        problems = [r for r in engine.hosts.values() if r.state.problem]
+        if problems:
+            body.append("Hosts with problems (each keeps its budget slot until it is healthy again):\n")
+            for r in problems[:12]:
+                body.append(f"  {HOST_GLYPHS[r.state]} {r.name} ", self.console_theme.state_style(r.state))
+                body.append(f" {r.state.value}", Style(bold=True))
+                body.append(f" — {ellipsize(r.reason, 160)}\n")
+            if len(problems) > 12:
+                body.append(f"  … and {len(problems) - 12} more\n")
+            body.append("\n")
+        body.append(
+            "Resuming starts new reboots again. Look at the host first (esc, then enter on it) if you have not."
+        )
+        with Vertical(classes="dialog-box"):
+            yield Static("‖ Acknowledge the automatic pause", classes="dialog-title")
+            with VerticalScroll(classes="dialog-body"):
+                yield Static(body)
+            yield Static(
+                "[b]y[/b] I have read this: resume    [b]n[/b] / [b]esc[/b] stay paused",
+                classes="dialog-keys",
+            )
+
+    def action_answer(self, answer: bool) -> None:
+        self.dismiss(answer)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Host detail
+
+
+def _facts_table(before: Facts | None, after: Facts | None, dim: Style) -> Table:
+    table = Table(box=None, show_header=True, header_style=Style(bold=True), pad_edge=False, expand=False)
+    table.add_column("fact", style=dim, no_wrap=True)
+    table.add_column("before the reboot", overflow="fold")
+    table.add_column("after the reboot", overflow="fold")
+
+    def row(label: str, get: object) -> None:
+        def show(f: Facts | None) -> str:
+            if f is None:
+                return "–"
+            value = get(f)  # type: ignore[operator]
+            if value is None:
+                return "unknown"
+            if isinstance(value, bool):
+                return "yes" if value else "no"
+            if isinstance(value, (tuple, list, frozenset, set)):
+                return ", ".join(sorted(str(v) for v in value)) or "none"
+            return str(value)
+
+        table.add_row(label, show(before), show(after))
+
+    row("boot id", lambda f: f.boot_id)
+    row("uptime", lambda f: format_duration(f.uptime_seconds) if f.uptime_seconds is not None else None)
+    row("kernel running", lambda f: f.kernel_running)
+    row("newest kernel", lambda f: f.kernel_newest)
+    row("live patches", lambda f: f.livepatches)
+    row("tainted", lambda f: f.tainted)
+    row("reboot required", lambda f: f.reboot_required)
+    row("system state", lambda f: f.system_state)
+    row(
+        "units active",
+        lambda f: None if f.units is None else sum(1 for u in f.units.values() if u.is_active),
+    )
+    row(
+        "units failed",
+        lambda f: None if f.units is None else tuple(n for n, u in f.units.items() if u.active == "failed"),
+    )
+    row("read errors", lambda f: f.errors)
+    return table
+
+
+def host_detail(run: HostRun, engine: Engine, theme: ConsoleTheme, clock: Clock) -> RenderableType:
+    dim = Style(color=theme.grid["dim"])
+    bold = Style(bold=True)
+    parts: list[RenderableType] = []
+    head = Text()
+    head.append(f" {HOST_GLYPHS[run.state]} {run.name} ", theme.state_style(run.state) + bold)
+    head.append(f"  {run.state.value.upper()}", bold)
+    if run.skipped:
+        head.append("  (skipped by the operator)", bold)
+    if run.canary:
+        head.append("  canary", dim)
+    head.append(f"\n{HOST_MEANING[run.state]}", dim)
+    if run.reason:
+        head.append(f"\nReason: {run.reason}")
+    parts.append(head)
+
+    info = Table.grid(padding=(0, 2))
+    info.add_column(style=dim, no_wrap=True)
+    info.add_column()
+    host = run.host
+    info.add_row("address", f"{host.address}:{host.port}")
+    info.add_row("groups", ", ".join(host.groups) or "(none)")
+    info.add_row("slice", str(run.slice_index + 1) if run.slice_index is not None else "not yet")
+    info.add_row("boot id before", run.boot_id_before or "–")
+    after = run.boot_id_after or "–"
+    if run.boot_id_after and run.boot_id_before:
+        after += "  (new boot ✔)" if run.boot_id_after != run.boot_id_before else "  (SAME boot ✘)"
+    info.add_row("boot id after", after)
+    info.add_row("rebooted", "yes" if run.rebooted else "no")
+    info.add_row("downtime", format_duration(run.downtime))
+    if run.state.problem:
+        info.add_row("healthy again", "yes: its budget slot is free" if run.healthy_again else "not yet")
+    parts.append(Text("\nHost", bold))
+    parts.append(info)
+
+    parts.append(Text("\nChecks", bold))
+    if not run.checks:
+        parts.append(Text("  none run yet", dim))
+    for outcome in run.checks.values():
+        line = Text("  ")
+        line.append(
+            "✔ pass" if outcome.ok else "✘ FAIL",
+            Style(bold=True, color=theme.ui.get("success" if outcome.ok else "error")),
+        )
+        line.append(f"  {outcome.check}", bold)
+        tries = f", {outcome.attempts} attempts" if outcome.attempts > 1 else ""
+        status = f", exit {outcome.exit_status}" if outcome.exit_status is not None else ""
+        line.append(f"  ({format_duration(outcome.duration)}{tries}{status})", dim)
+        parts.append(line)
+        output = outcome.output.strip()
+        if output:
+            lines = output.splitlines()
+            body = Text("\n".join(f"    │ {ln}" for ln in lines[-40:]), dim if outcome.ok else "")
+            parts.append(body)
+
+    parts.append(Text("\nDrift findings", bold))
+    if not run.findings:
+        parts.append(Text("  none", dim))
+    for phase, label in (
+        ("before", "before the reboot (pre-flight)"),
+        ("after", "after the reboot (regressions)"),
+    ):
+        found = [f for f in run.findings if f.phase == phase]
+        if not found:
+            continue
+        parts.append(Text(f"  {label}:", dim))
+        for f in found:
+            line = Text("    ")
+            sev = str(f.severity)
+            line.append(
+                f"[{sev}]", Style(bold=True, color=theme.ui.get("error" if sev == "block" else "warning"))
+            )
+            line.append(f" {f.kind} {f.subject}: ", bold)
+            line.append(f.message)
+            parts.append(line)
+            if f.evidence.strip():
+                parts.append(
+                    Text("\n".join(f"      │ {ln}" for ln in f.evidence.strip().splitlines()[:20]), dim)
+                )
+
+    parts.append(Text("\nFacts", bold))
+    if run.facts_before is None and run.facts_after is None:
+        parts.append(Text("  not gathered yet", dim))
+    else:
+        parts.append(_facts_table(run.facts_before, run.facts_after, dim))
+
+    parts.append(Text("\nTimeline", bold))
+    if not run.timeline:
+        parts.append(Text("  nothing yet", dim))
+    first = run.timeline[0][0] if run.timeline else 0.0
+    for at, state, note in run.timeline:
+        line = Text("  ")
+        line.append(clock.stamp(at), dim)
+        line.append(f"  +{format_duration(at - first):>6}  ", dim)
+        glyph = HOST_GLYPHS.get(HostState(state), "·") if state in HostState._value2member_map_ else "·"
+        line.append(f"{glyph} {state}", bold)
+        if note:
+            line.append(f"  {note}")
+        parts.append(line)
+    return Group(*parts)
+
+
+class HostDetail(Screen[None]):
+    """Everything known about one host; updates live. esc / q goes back."""
+
+    BINDINGS = [
+        Binding("escape,q,backspace", "close", "back"),
+    ]
+
+    def __init__(self, engine: Engine, host: str, theme: ConsoleTheme, clock: Clock) -> None:
+        super().__init__()
+        self.engine = engine
+        self.host = host
+        self.console_theme = theme
+        self.clock = clock
+        self._signature: object = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(f"Host {self.host}", id="detail-title")
+        with VerticalScroll(id="detail-scroll"):
+            yield Static(id="detail-body")
+        yield KeyBar()
+
+    def on_mount(self) -> None:
+        self.update_detail(force=True)
+        self.query_one("#detail-scroll").focus()
+
+    def _sig(self) -> object:
+        run = self.engine.hosts[self.host]
+        return (
+            run.state,
+            run.skipped,
+            run.reason,
+            len(run.timeline),
+            len(run.findings),
+            tuple((c.check, c.ok, c.attempts, c.output) for c in run.checks.values()),
+            run.facts_before is not None,
+            run.facts_after is not None,
+            run.healthy_again,
+            self.console_theme.name,
+        )
+
+    def update_detail(self, *, force: bool = False) -> None:
+        sig = self._sig()
+        if not force and sig == self._signature:
+            return
+        self._signature = sig
+        run = self.engine.hosts[self.host]
+        self.query_one("#detail-body", Static).update(
+            host_detail(run, self.engine, self.console_theme, self.clock)
+        )
+        self.query_one("#detail-title", Static).update(
+            f"Host {self.host} — {HOST_GLYPHS[run.state]} {run.state.value}    (esc: back to the fleet)"
+        )
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Help
+
+
+def help_text(keys: Iterable[tuple[str, str, str]], theme: ConsoleTheme) -> Text:
+    dim = Style(color=theme.grid["dim"])
+    out = Text()
+    out.append("Keys\n", Style(bold=True))
+    for key, what, when in keys:
+        out.append(f"  {key:<12}", Style(bold=True))
+        out.append(what)
+        if when:
+            out.append(f"  ({when})", dim)
+        out.append("\n")
+    out.append("\nHost states (glyph, word, meaning)\n", Style(bold=True))
+    for state in HOST_ORDER:
+        out.append("  ")
+        out.append(f" {HOST_GLYPHS[state]} ", theme.state_style(state))
+        out.append(f" {state.value:<20}", Style(bold=True))
+        out.append(HOST_MEANING[state] + "\n", dim)
+    out.append("\nRoll states\n", Style(bold=True))
+    from ..events import RollState
+
+    meanings = {
+        RollState.READY: "nothing touched yet; g starts",
+        RollState.RUNNING: "slices are being rebooted",
+        RollState.PAUSING: "no new reboots; hosts already in flight finish their cycle",
+        RollState.PAUSED: "nothing in flight; r resumes (after an automatic pause you acknowledge the reason)",
+        RollState.ABORTING: "no new reboots, ever; hosts in flight finish",
+        RollState.ABORTED: "over; nothing more will be rebooted",
+        RollState.COMPLETE: "every host went through its cycle",
+    }
+    for rs, meaning in meanings.items():
+        out.append("  ")
+        out.append(f" {ROLL_GLYPHS[rs]} {rs.value.upper():<9}", theme.roll_style(rs))
+        out.append(f"  {meaning}\n", dim)
+    out.append(
+        "\nThe tile under the cursor is shown in [brackets]. Problem hosts are drawn filled in every theme.\n"
+        "Ctrl-C behaves like q: it never stops a roll silently.",
+        dim,
+    )
+    return out
+
+
+class HelpScreen(Screen[None]):
+    BINDINGS = [Binding("escape,q,question_mark", "close", "back")]
+
+    def __init__(self, text: Text) -> None:
+        super().__init__()
+        self.text = text
+
+    def compose(self) -> ComposeResult:
+        yield Static("slowroll console — help    (esc: back)", id="detail-title")
+        with VerticalScroll(id="detail-scroll"):
+            yield Static(self.text)
+        yield KeyBar()
+
+    def on_mount(self) -> None:
+        self.query_one("#detail-scroll").focus()
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,257 @@
+"""The text of the header, the banner, the counts line and the selection line (pure functions of the engine).
+
+Everything here degrades by dropping the least important pieces first, so the roll state, its word and
+"SIMULATED" survive even at 80 columns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.style import Style
+from rich.text import Text
+
+from ..engine import Engine, HostRun
+from ..events import HostState, RollState
+from .themes import ConsoleTheme
+from .vocab import HOST_GLYPHS, HOST_ORDER, ROLL_GLYPHS, Clock, clock_duration, ellipsize, short_duration
+
+
+@dataclass
+class Piece:
+    text: str
+    priority: int  # higher survives longer
+    style: Style | str = ""
+    parts: list[tuple[str, Style | str]] | None = None  # differently styled runs making up ``text``
+
+
+def pack(pieces: list[Piece], width: int, sep: str = "  ", sep_style: Style | str = "") -> Text:
+    """Join pieces on one line, dropping the lowest priority ones until it fits ``width``."""
+    keep = list(pieces)
+
+    def length(items: list[Piece]) -> int:
+        return sum(len(p.text) for p in items) + len(sep) * max(0, len(items) - 1)
+
+    while keep and length(keep) > width:
+        lowest = min(range(len(keep)), key=lambda i: (keep[i].priority, -i))
+        if keep[lowest].priority >= 100:  # must-keep pieces are shortened instead
+            break
+        keep.pop(lowest)
+    out = Text(no_wrap=True, overflow="ellipsis")
+    for i, p in enumerate(keep):
+        if i:
+            out.append(sep, sep_style)
+        if p.parts:
+            for run, style in p.parts:
+                out.append(run, style)
+        else:
+            out.append(p.text, p.style)
+    if out.cell_len > width:
+        out.truncate(width, overflow="ellipsis")
+    return out
+
+
+def progress_bar(done: int, total: int, width: int) -> str:
+    width = max(4, width)
+    filled = 0 if total == 0 else round(width * done / total)
+    return "█" * filled + "░" * (width - filled)
+
+
+def in_flight(engine: Engine) -> list[HostRun]:
+    """Hosts the roll still follows to the end of their cycle (skipped ones are not waited for)."""
+    return [r for r in engine.hosts.values() if r.state.in_flight and not r.skipped]
+
+
+def header_lines(
+    engine: Engine,
+    theme: ConsoleTheme,
+    clock: Clock,
+    width: int,
+    *,
+    planned_slices: int,
+    simulated: bool,
+    speed: float,
+    quitting: bool = False,
+) -> list[Text]:
+    state = engine.state
+    dim = Style(color=theme.grid["dim"])
+    badge = Piece(f" {ROLL_GLYPHS[state]} {state.value.upper()} ", 100, theme.roll_style(state))
+    pieces = [badge]
+    if quitting:
+        pieces.append(Piece("QUITTING", 99, Style(bold=True, reverse=True)))
+    pieces.append(Piece(engine.inventory.name, 60, Style(bold=True)))
+    total_slices = max(planned_slices, engine.slice_index + 1)
+    if engine.slice_index >= 0:
+        pieces.append(Piece(f"slice {engine.slice_index + 1}/{total_slices}", 70))
+    else:
+        pieces.append(Piece(f"{total_slices} slices planned", 40, dim))
+    if engine.started_at is not None:
+        until = engine.finished_at if state.final else None
+        pieces.append(Piece(f"elapsed {clock.elapsed(engine.started_at, until)}", 50))
+        if not state.final:
+            eta = engine.eta()
+            pieces.append(Piece(f"ETA {clock_duration(eta) if eta is not None else '–'}", 45))
+    if simulated:
+        pieces.append(Piece(f"SIMULATED ×{speed:g}", 95, Style(bold=True, color=theme.ui.get("accent"))))
+    line1 = pack(pieces, width)
+
+    total = len(engine.hosts)
+    done = engine.done_count
+    counts = f"{done}/{total} done"
+    budgets = engine.budget_usage()
+    budget_text = Text("budget ", dim)
+    for i, (name, used, limit) in enumerate(budgets):
+        if i:
+            budget_text.append(" · ", dim)
+        full = used >= limit
+        budget_text.append(
+            f"{name} {used}/{limit}", Style(bold=full, color=theme.ui.get("warning")) if full else ""
+        )
+        if full:
+            budget_text.append(" full", Style(bold=True, color=theme.ui.get("warning")))
+    pct = f"{(100 * done // total) if total else 0:>3}%"
+    fixed = len(counts) + 2 + 2 + len(pct) + 2
+    bar_room = width - fixed - budget_text.cell_len - 2
+    lines = [line1]
+    if bar_room >= 10:
+        bar = progress_bar(done, total, min(40, bar_room))
+        line2 = Text(no_wrap=True)
+        line2.append(counts, Style(bold=True))
+        line2.append("  ")
+        line2.append(
+            bar,
+            Style(
+                color=theme.states[HostState.DONE].fg
+                if theme.states[HostState.DONE].bg is None
+                else theme.ui["primary"]
+            ),
+        )
+        line2.append(f" {pct}  ")
+        line2.append_text(budget_text)
+        lines.append(line2)
+    else:
+        bar = progress_bar(done, total, max(10, min(40, width - fixed)))
+        line2 = Text(no_wrap=True)
+        line2.append(counts, Style(bold=True))
+        line2.append("  ")
+        line2.append(bar, Style(color=theme.ui["primary"]))
+        line2.append(f" {pct}")
+        lines.append(line2)
+        budget_text.truncate(width, overflow="ellipsis")
+        lines.append(budget_text)
+    return lines
+
+
+def banner_text(engine: Engine, *, planned_slices: int, quitting: bool, quit_forced: bool = False) -> str:
+    """One sentence (or two) about what is happening now and what the operator can do."""
+    state = engine.state
+    glyph = ROLL_GLYPHS[state]
+    flying = in_flight(engine)
+    names = ", ".join(f"{r.name} ({r.state.value})" for r in flying[:6])
+    if len(flying) > 6:
+        names += f", +{len(flying) - 6} more"
+    word = state.value.upper()
+    if state is RollState.READY:
+        return (
+            f"{glyph} {word} — nothing has been touched yet. Below is the plan: {len(engine.hosts)} hosts in "
+            f"{planned_slices} slices. Press g to start (you confirm first), ? for every key."
+        )
+    if state is RollState.RUNNING:
+        current = ", ".join(engine.current_slice[:8]) + (" …" if len(engine.current_slice) > 8 else "")
+        text = f"{glyph} {word} — slice {engine.slice_index + 1}: {current or 'forming'}."
+        return text + " p pauses (no new reboots), a aborts."
+    if state is RollState.PAUSING:
+        why = f" Reason: {engine.reason}." if engine.reason else ""
+        auto = " by itself" if engine.auto_paused else ""
+        tail = " Then the console quits." if quitting else ""
+        return (
+            f"{glyph} {word}{auto} — no new reboots; {len(flying)} in flight finishing: {names or 'none'}."
+            f"{why}{tail}"
+        )
+    if state is RollState.PAUSED:
+        if engine.auto_paused:
+            host = (
+                f" Enter on {engine.reason_host} shows its checks and findings." if engine.reason_host else ""
+            )
+            return (
+                f"{glyph} {word} BY ITSELF — {engine.reason}. No host is being rebooted.{host}"
+                " r reviews the reason and resumes; a aborts."
+            )
+        return (
+            f"{glyph} {word} — {engine.reason or 'paused'}. No host is being rebooted. r resumes, a aborts."
+        )
+    if state is RollState.ABORTING:
+        return (
+            f"{glyph} {word} — no new reboots; {len(flying)} in flight finishing: {names or 'none'}. "
+            "The roll will not continue."
+        )
+    if state is RollState.ABORTED:
+        return f"{glyph} {word} — {engine.reason or 'aborted'}. Nothing more will be rebooted. q quits."
+    problems = [r for r in engine.hosts.values() if r.state.problem]
+    done = engine.done_count
+    extra = f", {len(problems)} with problems: " + ", ".join(r.name for r in problems[:6]) if problems else ""
+    return f"{glyph} {word} — {done} of {len(engine.hosts)} hosts rebooted{extra}. q quits."
+
+
+def counts_line(engine: Engine, theme: ConsoleTheme, width: int, right: str = "") -> Text:
+    counts: dict[HostState, int] = {}
+    for r in engine.hosts.values():
+        counts[r.state] = counts.get(r.state, 0) + 1
+    dim = Style(color=theme.grid["dim"])
+    pieces: list[Piece] = []
+    for state in HOST_ORDER:
+        n = counts.get(state, 0)
+        if n:
+            word = f" {n} {state.value}"
+            pieces.append(
+                Piece(
+                    HOST_GLYPHS[state] + word,
+                    50 + (30 if state.problem else 0),
+                    parts=[(HOST_GLYPHS[state], theme.state_style(state)), (word, "")],
+                )
+            )
+    right_len = len(right) + 2 if right else 0
+    text = pack(pieces, max(10, width - right_len))
+    if right:
+        pad = max(2, width - text.cell_len - len(right))
+        text.append(" " * pad)
+        text.append(right, dim)
+    return text
+
+
+def selection_line(engine: Engine, theme: ConsoleTheme, host: str | None, width: int, clock: Clock) -> Text:
+    dim = Style(color=theme.grid["dim"])
+    if host is None:
+        return Text("no host selected (the filter hides every host: / to change it)", dim)
+    run = engine.hosts[host]
+    state = run.state
+    out = Text(no_wrap=True, overflow="ellipsis")
+    out.append(f"[{HOST_GLYPHS[state]} {host}]", theme.state_style(state))
+    out.append(f" {state.value}", Style(bold=True))
+    if run.skipped and state is not HostState.SKIPPED:
+        out.append(" (skipped)", Style(bold=True))
+    if run.canary:
+        out.append(" canary", dim)
+    if run.reason:
+        out.append(" — " + ellipsize(run.reason, 120))
+    details: list[str] = []
+    if run.host.groups:
+        details.append("/".join(run.host.groups))
+    if run.slice_index is not None:
+        details.append(f"slice {run.slice_index + 1}")
+    if run.downtime is not None:
+        details.append(f"down {short_duration(run.downtime)}")
+    if run.checks:
+        bad = sum(1 for c in run.checks.values() if not c.ok)
+        details.append(f"✘ {bad} of {len(run.checks)} checks" if bad else f"✔ {len(run.checks)} checks")
+    if run.findings:
+        details.append(f"{len(run.findings)} finding(s)")
+    hints = []
+    if engine.can_retry(host):
+        hints.append("x retries")
+    hints.append("enter: detail")
+    if details:
+        out.append("  · " + " · ".join(details), dim)
+    out.append("  · " + " · ".join(hints), dim)
+    out.truncate(width, overflow="ellipsis")
+    return out

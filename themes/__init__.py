@@ -1,0 +1,1 @@
+"""Console themes shipped with slowroll (TOML files, read with importlib.resources)."""
