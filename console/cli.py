@@ -78,6 +78,16 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument(
             "--state", metavar="DIR", help="where rolls are journaled (default: user state folder)"
         )
+        sp.add_argument(
+            "--discard-unfinished",
+            action="store_true",
+            help="start a new roll even though one of this inventory is unfinished",
+        )
+        sp.add_argument(
+            "--break-lock",
+            action="store_true",
+            help="take over the lock of a console on another machine known to be gone",
+        )
 
     demo = sub.add_parser("demo", help="the console on the built-in simulated fleet")
     demo.add_argument(
@@ -107,6 +117,28 @@ def build_parser() -> argparse.ArgumentParser:
     plan = sub.add_parser("plan", help="print the ordered slices and why (connects to nothing)")
     plan.add_argument("inventory")
     plan.add_argument("--json", action="store_true")
+
+    resume = sub.add_parser(
+        "resume", help="continue the last unfinished roll (or ROLL_ID) after a crash or a stop"
+    )
+    resume.add_argument("roll", nargs="?", type=int, metavar="ROLL_ID")
+    resume.add_argument("--headless", action="store_true")
+    resume.add_argument("--json", action="store_true")
+    resume.add_argument("--state", metavar="DIR")
+    resume.add_argument(
+        "--accept-changes", action="store_true", help="continue even though the inventory changed"
+    )
+    resume.add_argument(
+        "--break-lock",
+        action="store_true",
+        help="take over the lock of a console on another machine known to be gone",
+    )
+    resume.add_argument("--accept-new", action="store_true")
+
+    history = sub.add_parser("history", help="past rolls, and the last good reboot of each host")
+    history.add_argument("--host", metavar="NAME")
+    history.add_argument("--state", metavar="DIR")
+    history.add_argument("--json", action="store_true")
 
     faults = sub.add_parser("faults", help="list the simulator's named faults")
     faults.set_defaults()
@@ -145,6 +177,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return cmd_sim(args)
     if cmd in ("run", "demo"):
         return cmd_roll(args)
+    if cmd == "resume":
+        return cmd_resume(args)
+    if cmd == "history":
+        return cmd_history(args)
     raise UsageError(f"unknown command {cmd}")
 
 
@@ -280,7 +316,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
 
 
 # ----------------------------------------------------------------------------------------------------
-# run / demo
+# run / demo / resume
 
 
 def cmd_roll(args: argparse.Namespace) -> int:
@@ -293,7 +329,6 @@ def cmd_roll(args: argparse.Namespace) -> int:
     if args.speed is not None and not simulate:
         raise UsageError("--speed needs the simulator: add --sim (or use slowroll demo)")
     speed = args.speed if args.speed is not None else (10.0 if demo else 1.0)
-    headless = args.headless or args.json
     with tempfile.TemporaryDirectory(prefix="slowroll-") as tmp:
         work = Path(tmp)
         if demo:
@@ -310,65 +345,254 @@ def cmd_roll(args: argparse.Namespace) -> int:
                 faults = parse_faults(args.fault, inv)
             except FaultError as exc:
                 raise UsageError(str(exc)) from None
-        return asyncio.run(
-            _roll(
-                inv,
-                work,
-                simulate=simulate,
-                faults=faults,
-                speed=speed,
-                seed=args.seed,
-                headless=headless,
-                as_json=args.json,
-                accept_new=args.accept_new,
-            )
-        )
+        return asyncio.run(_roll(inv, work, args, simulate=simulate, faults=faults, speed=speed))
+
+
+def _open_journal(args: argparse.Namespace) -> Any:
+    from .journal import Journal
+
+    return Journal(getattr(args, "state", None))
 
 
 async def _roll(
     inv: Any,
     work: Path,
+    args: argparse.Namespace,
     *,
     simulate: bool,
     faults: dict[str, set[str]],
     speed: float,
-    seed: int | None,
-    headless: bool,
-    as_json: bool,
-    accept_new: bool,
 ) -> int:
     from .engine import Engine
-    from .ssh import Connector, SSHOptions
+    from .journal import RollLock
 
+    journal = _open_journal(args)
+    lock = None
     fleet = None
-    if simulate:
-        from .sim.fleet import SimFleet
-
-        fleet = SimFleet(inv, work / "sim", speed=speed, faults=faults, seed=seed)
-        await fleet.start()
-        target = fleet.twin_inventory()
-    else:
-        target = inv
     try:
-        connector = Connector(
-            SSHOptions(
-                known_hosts=target.ssh.known_hosts,
-                accept_new=accept_new,
-                identity_files=target.ssh.identity_files,
-                agent=target.ssh.agent,
-            )
-        )
-        engine = Engine(target, connector)
-        if headless:
-            from .headless import run_headless
+        if not simulate:
+            lock = RollLock(journal.dir, inv.path)
+            lock.acquire(None, break_lock=getattr(args, "break_lock", False))
+            stale = [r for r in journal.unfinished(_inventory_key(inv.path)) if not r.simulated]
+            if stale and not args.discard_unfinished:
+                r = stale[0]
+                raise UsageError(
+                    f"roll {r.id} of {inv.path} is unfinished ({r.state}{': ' + r.reason if r.reason else ''}). "
+                    f"Continue it with `slowroll resume {r.id}`, or start a new roll with --discard-unfinished "
+                    "(hosts it rebooted stay in the history)."
+                )
+            for r in stale:
+                journal.roll_id = r.id
+                journal.set_roll_state("abandoned", f"discarded by a new roll ({_who()})")
+        if simulate:
+            from .sim.fleet import SimFleet
 
-            return await run_headless(engine, as_json=as_json)
-        from .tui.app import run_console
-
-        return await run_console(engine, simulated=fleet is not None, speed=speed)
+            fleet = SimFleet(inv, work / "sim", speed=speed, faults=faults, seed=args.seed)
+            await fleet.start()
+            target = fleet.twin_inventory()
+        else:
+            target = inv
+        roll_id = journal.create_roll(target, simulated=simulate, command=_command_line())
+        if lock is not None:
+            lock.set_roll(roll_id)
+        history = journal.last_reboot_times([h.name for h in target.hosts])
+        engine = Engine(target, _connector(target, args), journal=journal, history=history)
+        code = await _face(engine, args, simulated=simulate, speed=speed, roll_id=roll_id)
+        if simulate and not engine.state.final:
+            journal.set_roll_state("abandoned", "the simulated fleet ended with the console")
+        return code
     finally:
         if fleet is not None:
             await fleet.stop()
+        if lock is not None:
+            lock.release()
+        journal.close()
+
+
+def _connector(target: Any, args: argparse.Namespace) -> Any:
+    from .ssh import Connector, SSHOptions
+
+    return Connector(
+        SSHOptions(
+            known_hosts=target.ssh.known_hosts,
+            accept_new=getattr(args, "accept_new", False),
+            identity_files=target.ssh.identity_files,
+            agent=target.ssh.agent,
+        )
+    )
+
+
+async def _face(engine: Any, args: argparse.Namespace, *, simulated: bool, speed: float, roll_id: int) -> int:
+    if args.headless or args.json:
+        from .headless import run_headless
+
+        if not args.json:
+            print(f"roll {roll_id}: {engine.inventory.name} ({len(engine.hosts)} hosts)", flush=True)
+        return await run_headless(engine, as_json=args.json)
+    from .tui.app import run_console
+
+    return await run_console(engine, simulated=simulated, speed=speed)
+
+
+def _inventory_key(path: str) -> str:
+    from .journal import inventory_key
+
+    return inventory_key(path)
+
+
+def _who() -> str:
+    from .journal import whoami
+
+    user, machine = whoami()
+    return f"{user}@{machine}"
+
+
+def _command_line() -> str:
+    return " ".join(["slowroll", *sys.argv[1:]])
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from .events import RollState
+    from .inventory import load_inventory
+    from .journal import inventory_diff
+
+    journal = _open_journal(args)
+    try:
+        if args.roll is not None:
+            roll = journal.roll(args.roll)
+            if roll is None:
+                raise UsageError(f"no roll {args.roll} in {journal.path}")
+        else:
+            candidates = [r for r in journal.unfinished() if not r.simulated]
+            if not candidates:
+                raise UsageError(f"no unfinished roll to resume in {journal.path} (see `slowroll history`)")
+            roll = candidates[0]
+        if not roll.unfinished:
+            raise UsageError(f"roll {roll.id} is {roll.state}: nothing to resume")
+        if roll.simulated:
+            journal.roll_id = roll.id
+            journal.set_roll_state(
+                "abandoned", "its simulated fleet lived in the console process and is gone"
+            )
+            raise UsageError(
+                f"roll {roll.id} ran against a simulated fleet inside its console process; that fleet is gone, "
+                "so there is nothing to resume (it is now marked abandoned)"
+            )
+        inv = load_inventory(roll.inventory_path)
+        changed = inv.content_hash != roll.inventory_hash
+        if changed:
+            diff = inventory_diff(roll.inventory_text, inv.text, roll.inventory_path)
+            if not args.accept_changes:
+                print(diff, file=sys.stderr)
+                raise UsageError(
+                    f"the inventory changed since roll {roll.id} started (diff above); "
+                    "rerun with --accept-changes to continue with the new inventory"
+                )
+            print(diff)
+    except BaseException:
+        journal.close()
+        raise
+    return asyncio.run(_resume(journal, roll, inv, args, changed=changed, state=RollState))
+
+
+async def _resume(
+    journal: Any, roll: Any, inv: Any, args: argparse.Namespace, *, changed: bool, state: Any
+) -> int:
+    from .engine import Engine
+    from .journal import RollLock
+
+    lock = RollLock(journal.dir, inv.path)
+    try:
+        lock.acquire(roll.id, break_lock=args.break_lock)
+        journal.attach(roll.id, inventory=inv if changed else None)
+        history = journal.last_reboot_times([h.name for h in inv.hosts])
+        engine = Engine(inv, _connector(inv, args), journal=journal, history=history)
+        engine.restore(
+            journal.hosts(roll.id),
+            state=state(roll.state),
+            reason=roll.reason,
+            automatic=roll.automatic,
+            slice_index=roll.slice_index,
+            ramp_step=roll.ramp_step,
+            started_at=roll.started_at,
+        )
+        engine.log(
+            f"roll {roll.id} resumed by {engine.operator} (was {roll.state}, started by {roll.started_by} "
+            f"on {roll.started_on})"
+        )
+        if (args.headless or args.json) and engine.state in (state.PAUSED, state.PAUSING):
+            engine.resume(why="slowroll resume")
+        return await _face(engine, args, simulated=False, speed=1.0, roll_id=roll.id)
+    finally:
+        lock.release()
+        journal.close()
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    journal = _open_journal(args)
+    try:
+        if args.json:
+            data = {
+                "rolls": [
+                    {
+                        "id": r.id,
+                        "inventory": r.inventory_name,
+                        "path": r.inventory_path,
+                        "state": r.state,
+                        "reason": r.reason,
+                        "started_by": r.started_by,
+                        "started_on": r.started_on,
+                        "started_at": r.started_at,
+                        "finished_at": r.finished_at,
+                        "simulated": r.simulated,
+                    }
+                    for r in journal.rolls()
+                    if args.host is None
+                ],
+                "reboots": journal.last_reboots(args.host),
+            }
+            print(json.dumps(data, indent=2))
+            return 0
+        if args.host is None:
+            rolls = journal.rolls()
+            print(f"Rolls ({journal.path}):")
+            if not rolls:
+                print("  none yet")
+            for r in rolls:
+                when = _when(r.started_at or r.created_at)
+                sim = " [simulated]" if r.simulated else ""
+                counts = ""
+                if r.summary:
+                    counts = (
+                        f" — {len(r.summary.get('rebooted', []))} rebooted, {len(r.summary.get('failed', []))}"
+                        f" failed, {len(r.summary.get('untouched', []))} untouched"
+                    )
+                print(
+                    f"  {r.id:>4}  {when}  {r.state.upper():<9} {r.inventory_name}{sim}  by {r.started_by}@"
+                    f"{r.started_on}{counts}"
+                )
+                if r.reason and r.state not in ("complete",):
+                    print(f"        ↳ {r.reason}")
+            print()
+        reboots = journal.last_reboots(args.host)
+        title = f"Good reboots of {args.host}:" if args.host else "Last good reboot per host:"
+        print(title)
+        if not reboots:
+            print("  none recorded")
+        for b in reboots:
+            print(
+                f"  {b['host']:<20} {_when(b['healthy_at'])}  roll {b['roll']} ({b['inventory']})  "
+                f"boot {str(b['boot_id_before'])[:8]}→{str(b['boot_id_after'])[:8]}"
+            )
+        return 0
+    finally:
+        journal.close()
+
+
+def _when(at: float | None) -> str:
+    import time
+
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(at)) if at else "-"
 
 
 if __name__ == "__main__":

@@ -54,7 +54,7 @@ def format_duration(seconds: float | None) -> str:
         return "-" + format_duration(-seconds)
     if seconds < 10:
         return f"{seconds:.1f}s"
-    s = int(round(seconds))
+    s = round(seconds)
     d, s = divmod(s, 86400)
     h, s = divmod(s, 3600)
     m, s = divmod(s, 60)

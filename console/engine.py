@@ -78,7 +78,11 @@ class RollJournal(Protocol):
 
     def record_event(self, event: Event) -> None: ...
 
-    def record_intent(self, host: str, boot_id_before: str) -> None: ...
+    def record_intent(
+        self, host: str, boot_id_before: str, facts_before: dict[str, Any] | None = None
+    ) -> None: ...
+
+    def record_reissue(self, host: str, why: str) -> None: ...
 
     def record_sent(self, host: str) -> None: ...
 
@@ -112,6 +116,7 @@ class HostRun:
     done_at: float | None = None
     task: asyncio.Task[None] | None = field(default=None, repr=False)
     watch: asyncio.Task[None] | None = field(default=None, repr=False)
+    verify: bool = False  # restored from the journal mid-cycle: find out what really happened first
 
     @property
     def name(self) -> str:
@@ -462,6 +467,9 @@ class Engine:
         """Run until complete or aborted; when paused, return (``stop_when_paused``) or wait for resume."""
         if self.state is RollState.READY:
             self.start()
+        for r in self.hosts.values():
+            if r.verify and (r.task is None or r.task.done()):
+                r.task = self._spawn(self._verify_inflight(r), f"verify {r.name}")
         try:
             await self._loop(stop_when_paused)
         finally:
@@ -483,6 +491,10 @@ class Engine:
                 continue
             if self.state is RollState.COMPLETE:
                 return
+            if self._waiting_on():
+                # Hosts still in their cycle (verifying after a restart, or a retry): the next slice waits.
+                await self._changed.wait()
+                continue
             pending = [n for n in self._queue if self.hosts[n].state is HostState.PENDING]
             if not pending:
                 busy = [r for r in self.hosts.values() if r.in_flight]
@@ -549,7 +561,7 @@ class Engine:
         runs = [self.hosts[n] for n in names]
         for r in runs:
             r.slice_index = index
-        self._emit(SliceStarted(self.clock(), index, tuple(names), canary, why))
+        self._emit(SliceStarted(self.clock(), index, tuple(names), canary, why, self.ramp_step))
         if self.inventory.service_checks:
             failed = await self._service_checks("slice")
             if failed:
@@ -693,7 +705,9 @@ class Engine:
                 return
             assert run.boot_id_before is not None
             if self.journal is not None:
-                self.journal.record_intent(run.name, run.boot_id_before)
+                self.journal.record_intent(
+                    run.name, run.boot_id_before, run.facts_before.to_dict() if run.facts_before else None
+                )
             run.reboot_issued = True
             self._set_host(run, HostState.REBOOTING, "reboot command sent")
             _crash_point("after-intent", run.name)
@@ -963,7 +977,10 @@ class Engine:
             self.log(f"{run.name} (skipped) ended {problem.state.value}: {problem.reason}", run.name, "warn")
         elif run.canary:
             self._auto_pause(f"canary {run.name} {problem.state.value}: {problem.reason}", host=run.name)
-        elif problem.state in (HostState.UNHEALTHY, HostState.BLOCKED) or self.failures > self.policy.max_failures:
+        elif (
+            problem.state in (HostState.UNHEALTHY, HostState.BLOCKED)
+            or self.failures > self.policy.max_failures
+        ):
             self._auto_pause(f"{run.name} {problem.state.value}: {problem.reason}", host=run.name)
         else:
             self.log(
@@ -1049,6 +1066,166 @@ class Engine:
                 run.watch = self._spawn(self._watch(run), f"watch {run.name}")
         except SSHError as exc:
             self._set_host(run, HostState.FAILED if run.reboot_issued else HostState.UNHEALTHY, str(exc))
+
+    # ------------------------------------------------------------------------------------------------
+    # Resume after a crash
+
+    def restore(
+        self,
+        records: Iterable[Any],
+        *,
+        state: RollState,
+        reason: str = "",
+        automatic: bool = False,
+        slice_index: int = -1,
+        ramp_step: int = 0,
+        started_at: float | None = None,
+    ) -> None:
+        """Take back host states from the journal (``journal.HostRecord``s) before ``run()``.
+
+        A host whose reboot may have been in flight is marked for verification: ``run()`` first finds
+        out from its boot id what really happened, and never reboots a host whose boot id has changed.
+        """
+        for rec in records:
+            run = self.hosts.get(rec.host)
+            if run is None:
+                continue
+            run.state = rec.state
+            run.skipped = rec.skipped
+            run.reason = rec.reason
+            run.boot_id_before = rec.boot_id_before
+            run.boot_id_after = rec.boot_id_after
+            run.rebooted = rec.rebooted
+            run.reboot_issued = rec.intent_at is not None or rec.rebooted
+            run.reissued = rec.reissued
+            run.healthy_again = rec.healthy_again
+            run.slice_index = rec.slice_index
+            run.up_at = rec.up_at
+            run.done_at = rec.done_at
+            run.reboot_sent_at = rec.sent_at or rec.intent_at
+            if rec.facts_before:
+                with contextlib.suppress(Exception):
+                    run.facts_before = Facts.from_dict(rec.facts_before)
+            with contextlib.suppress(Exception):
+                run.findings = [Finding.from_dict(f) for f in rec.findings]
+            if run.state.in_flight or (run.reboot_issued and run.state is HostState.PENDING):
+                if run.reboot_issued:
+                    run.verify = True
+                    if run.state not in COMMITTED:
+                        run.state = HostState.REBOOTING
+                else:  # pre-checking (or draining) before any intent: it was never touched
+                    run.state = HostState.SKIPPED if run.skipped else HostState.PENDING
+            elif run.state is HostState.SKIPPED:
+                run.skipped = True
+        self.slice_index = slice_index
+        self.ramp_step = ramp_step
+        self.started_at = started_at
+        self.reason = reason
+        self.auto_paused = automatic
+        verifying = any(r.verify for r in self.hosts.values())
+        state = {RollState.PAUSING: RollState.PAUSED, RollState.ABORTING: RollState.ABORTED}.get(state, state)
+        if verifying and state is RollState.PAUSED:
+            state = RollState.PAUSING
+        elif verifying and state is RollState.ABORTED:
+            state = RollState.ABORTING
+        elif state is RollState.READY:
+            state = RollState.RUNNING
+        self.state = state
+
+    async def _verify_inflight(self, run: HostRun) -> None:
+        """After a restart: did this host's reboot happen? Carry on, re-issue it, or ask the operator."""
+        run.verify = False
+        self.log(
+            f"{run.name}: the console restarted while its reboot may have been in flight; checking its boot id",
+            run.name,
+        )
+        try:
+            if run.rebooted:
+                await self._after_reboot(run, phase="post")
+                return
+            loop = asyncio.get_running_loop()
+            grace = (
+                self.policy.resume_grace
+                if self.policy.resume_grace is not None
+                else self.policy.reboot_timeout
+            )
+            deadline = loop.time() + grace
+            saw_same = saw_unreachable = False
+            while loop.time() < deadline:
+                try:
+                    session, boot_id = await self._probe(run)
+                except SSHError as exc:
+                    if exc.kind in (HOSTKEY_CHANGED, HOSTKEY_UNKNOWN, AUTH):
+                        raise HostProblem(HostState.UNCONFIRMED, f"cannot confirm its reboot: {exc}") from exc
+                    saw_unreachable = True
+                    if run.state is HostState.REBOOTING:
+                        self._set_host(run, HostState.DOWN, "not answering (after restart)")
+                    await asyncio.sleep(self.policy.poll_interval)
+                    continue
+                session.close()
+                if boot_id != run.boot_id_before:
+                    self.log(
+                        f"{run.name}: boot id changed: its reboot happened; carrying on with its checks",
+                        run.name,
+                    )
+                    await self._after_reboot(run, phase="post")
+                    return
+                saw_same = True
+                await asyncio.sleep(self.policy.poll_interval)
+            if saw_same and not saw_unreachable:
+                why = (
+                    f"reachable with the same boot id {run.boot_id_before} for the whole grace period "
+                    f"({grace:g}s) after the restart: the reboot never happened"
+                )
+                if self.state is not RollState.RUNNING:
+                    run.reboot_issued = False
+                    self._set_host(
+                        run, HostState.PENDING, f"not rebooted ({why}); the roll is {self.state.value}"
+                    )
+                    return
+                await self._reissue(run, why)
+                return
+            evidence = (
+                "unreachable"
+                if not saw_same
+                else "unreachable at times, and up with its old boot id at others"
+            )
+            raise HostProblem(
+                HostState.UNCONFIRMED,
+                f"cannot tell whether its reboot happened: {evidence} during the {grace:g}s grace period "
+                "after the restart; check the host, then retry (x) or skip (s) it",
+            )
+        except HostProblem as problem:
+            self._problem(run, problem)
+        except SSHError as exc:
+            self._problem(run, HostProblem(HostState.FAILED, str(exc)))
+
+    async def _reissue(self, run: HostRun, why: str) -> None:
+        """Issue the reboot that never happened: this is the host's first reboot in this roll."""
+        session = await self._precheck(run)
+        try:
+            if not self._may_reboot(run):
+                run.reboot_issued = False
+                self._set_host(run, HostState.PENDING, "not re-issued: the roll is " + self.state.value)
+                return
+            if self.journal is not None:
+                self.journal.record_reissue(run.name, why)
+                self.journal.record_intent(
+                    run.name,
+                    run.boot_id_before or "",
+                    run.facts_before.to_dict() if run.facts_before else None,
+                )
+            run.reissued = True
+            self.log(f"{run.name}: re-issuing its reboot: {why}", run.name, "warn")
+            self._set_host(run, HostState.REBOOTING, "reboot re-issued: " + why)
+            await self._send_reboot(run, session)
+            session = None  # type: ignore[assignment]
+            if self.journal is not None:
+                self.journal.record_sent(run.name)
+        finally:
+            if session is not None:
+                session.close()
+        await self._after_reboot(run, phase="post")
 
     # ------------------------------------------------------------------------------------------------
     # Views for faces

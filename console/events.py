@@ -128,6 +128,7 @@ class SliceStarted(Event):
     hosts: tuple[str, ...]
     canary: bool = False
     reason: str = ""
+    ramp_step: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,16 @@
+"""Shared test setup: every test gets its own state and config folders (the journal, settings)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _private_user_folders(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    base = tmp_path_factory.mktemp("home")
+    for var, sub in (("XDG_STATE_HOME", "state"), ("XDG_CONFIG_HOME", "config")):
+        path = Path(base) / sub
+        path.mkdir()
+        monkeypatch.setenv(var, str(path))
