@@ -453,7 +453,7 @@ def _command_line() -> str:
 
 def cmd_resume(args: argparse.Namespace) -> int:
     from .events import RollState
-    from .inventory import load_inventory
+    from .inventory import load_inventory, redact_secrets
     from .journal import inventory_diff
 
     journal = _open_journal(args)
@@ -481,7 +481,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
         inv = load_inventory(roll.inventory_path)
         changed = inv.content_hash != roll.inventory_hash
         if changed:
-            diff = inventory_diff(roll.inventory_text, inv.text, roll.inventory_path)
+            diff = inventory_diff(roll.inventory_text, redact_secrets(inv.text), roll.inventory_path)
             if not args.accept_changes:
                 print(diff, file=sys.stderr)
                 raise UsageError(

@@ -216,6 +216,26 @@ def parse_inventory(text: str, path: str = "<inventory>", *, base_dir: Path | No
     return _Loader(doc, base_dir or Path(".")).load(text)
 
 
+def read_yaml(text: str, path: str) -> tuple[Any, dict[Path_, int]]:
+    """Parse YAML into plain values and the line of every key path (duplicate keys are errors)."""
+    doc = _Doc(path, text)
+    return doc.value, doc.lines
+
+
+def build_inventory(
+    value: Any, lines: Mapping[Path_, int], path: str, *, text: str, base_dir: Path | None = None
+) -> Inventory:
+    """Validate a native-format structure built elsewhere (e.g. from an Ansible inventory).
+
+    ``lines`` maps native key paths to lines of the file at ``path``, so errors still point there.
+    """
+    doc = _Doc.__new__(_Doc)
+    doc.path = path
+    doc.lines = dict(lines)
+    doc.value = value
+    return _Loader(doc, base_dir or Path(path).parent).load(text)
+
+
 class _Loader:
     def __init__(self, doc: _Doc, base_dir: Path) -> None:
         self.doc = doc
@@ -652,6 +672,42 @@ class _Loader:
             for h in hosts:
                 if spec.applies_to(h) and placeholder_value(key, h) is None:
                     raise self.err(path, f"placeholder {{{key}}} has no value for host {h.name!r}")
+
+
+SECRET_NAME = re.compile(r"(?i)(token|secret|passphrase|passwd|password|api[_-]?key|private[_-]?key|credential)")
+def redact_secrets(text: str) -> str:
+    """The inventory text with the values of secret-looking keys replaced (for the journal and reports).
+
+    Works on the YAML nodes' own spans, so block and flow styles alike are covered; text that is not
+    YAML is returned unchanged (it never reaches the journal: loading would have failed).
+    """
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return text
+    spans: list[tuple[int, int]] = []
+
+    def walk(node: yaml.Node | None) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode) and SECRET_NAME.search(str(key.value)):
+                    spans.append((value.start_mark.index, value.end_mark.index))
+                else:
+                    walk(value)
+        elif isinstance(node, yaml.SequenceNode):
+            for item in node.value:
+                walk(item)
+
+    walk(root)
+    for start, end in sorted(spans, reverse=True):
+        segment = text[start:end]
+        tail = segment[len(segment.rstrip("\n")) :]  # a block scalar's span ends after its newline
+        text = text[:start] + "'<redacted>'" + tail + text[end:]
+    return text
+
+
+def redact_vars(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: ("<redacted>" if SECRET_NAME.search(k) else v) for k, v in values.items()}
 
 
 def _kind(value: Any) -> str:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import SlowrollError
+from .inventory import redact_secrets
 from .events import (
     CheckRan,
     Event,
@@ -290,7 +291,7 @@ class Journal:
                     inventory_key(inventory.path),
                     inventory.name,
                     inventory.content_hash,
-                    inventory.text,
+                    redact_secrets(inventory.text),
                     json.dumps(inventory.policy.to_dict()),
                     user,
                     machine,
@@ -329,7 +330,12 @@ class Journal:
                         )
                 self.db.execute(
                     "UPDATE rolls SET inventory_hash = ?, inventory_text = ?, policy_json = ? WHERE id = ?",
-                    (inventory.content_hash, inventory.text, json.dumps(inventory.policy.to_dict()), roll_id),
+                    (
+                        inventory.content_hash,
+                        redact_secrets(inventory.text),
+                        json.dumps(inventory.policy.to_dict()),
+                        roll_id,
+                    ),
                 )
 
     def set_roll_state(self, state: str, reason: str = "") -> None:
