@@ -118,6 +118,17 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("inventory")
     plan.add_argument("--json", action="store_true")
 
+    audit = sub.add_parser("audit", help="drift audit of the whole fleet; reboots nothing")
+    audit.add_argument("inventory")
+    audit.add_argument("--sim", action="store_true", help="audit simulated twins of the hosts")
+    audit.add_argument("--fault", action="append", default=[], metavar="KIND[@HOST]")
+    audit.add_argument("--speed", type=_speed, default=None)
+    audit.add_argument("--seed", type=int, default=None)
+    audit.add_argument("--json", action="store_true")
+    audit.add_argument("--all", action="store_true", help="also list hosts without findings")
+    audit.add_argument("--accept-new", action="store_true")
+    audit.add_argument("--state", metavar="DIR", help="history for uptime-debt when uptime is unknown")
+
     resume = sub.add_parser(
         "resume", help="continue the last unfinished roll (or ROLL_ID) after a crash or a stop"
     )
@@ -177,6 +188,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return cmd_sim(args)
     if cmd in ("run", "demo"):
         return cmd_roll(args)
+    if cmd == "audit":
+        return cmd_audit(args)
     if cmd == "resume":
         return cmd_resume(args)
     if cmd == "history":
@@ -526,6 +539,62 @@ async def _resume(
     finally:
         lock.release()
         journal.close()
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from .inventory import load_inventory
+
+    if (args.fault or args.speed is not None) and not args.sim:
+        raise UsageError("--fault and --speed need the simulator: add --sim")
+    inv = load_inventory(args.inventory)
+    faults: dict[str, set[str]] = {}
+    if args.sim:
+        from .sim.fleet import FaultError, parse_faults
+
+        try:
+            faults = parse_faults(args.fault, inv)
+        except FaultError as exc:
+            raise UsageError(str(exc)) from None
+    with tempfile.TemporaryDirectory(prefix="slowroll-") as tmp:
+        return asyncio.run(_audit(inv, Path(tmp), args, faults))
+
+
+async def _audit(inv: Any, work: Path, args: argparse.Namespace, faults: dict[str, set[str]]) -> int:
+    from .audit import audit_fleet, format_audit
+
+    fleet = None
+    journal = _open_journal(args)
+    try:
+        if args.sim:
+            from .sim.fleet import SimFleet
+
+            fleet = SimFleet(inv, work / "sim", speed=args.speed or 1.0, faults=faults, seed=args.seed)
+            await fleet.start()
+            target = fleet.twin_inventory()
+        else:
+            target = inv
+        history = journal.last_reboot_times([h.name for h in target.hosts])
+        result = await audit_fleet(target, _connector(target, args), history=history)
+    finally:
+        journal.close()
+        if fleet is not None:
+            await fleet.stop()
+    if args.json:
+        for a in result.hosts.values():
+            print(json.dumps({"event": "audit", **a.to_dict()}))
+        print(
+            json.dumps(
+                {
+                    "event": "audit-finished",
+                    "hosts": len(result.hosts),
+                    "blocking": result.blocking,
+                    "unreachable": result.unreachable,
+                }
+            )
+        )
+    else:
+        print(format_audit(result, show_ok=args.all))
+    return 1 if result.blocking or result.unreachable else 0
 
 
 def cmd_history(args: argparse.Namespace) -> int:

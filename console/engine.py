@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from .audit import FleetAudit, HostAudit, audit_fleet
 from .checks import CheckOutcome, CheckSpec, run_host_check, run_local_check
 from .drift import Finding, Severity, evidence_units, preflight, regressions
 from .events import (
@@ -242,6 +243,8 @@ class Engine:
         self._background: set[asyncio.Task[Any]] = set()
         self._finished: RollFinished | None = None
         self._service_failed: str | None = None
+        self._ordered = False
+        self.audit_results: FleetAudit | None = None
         queue, why = order_hosts(inventory)
         self._queue = list(self.policy.canaries) + queue
         self.order_reason = why
@@ -467,6 +470,8 @@ class Engine:
         """Run until complete or aborted; when paused, return (``stop_when_paused``) or wait for resume."""
         if self.state is RollState.READY:
             self.start()
+        if self.policy.order != "inventory" and not self._ordered and self.slice_index < 0:
+            await self._order_by_audit()
         for r in self.hosts.values():
             if r.verify and (r.task is None or r.task.done()):
                 r.task = self._spawn(self._verify_inflight(r), f"verify {r.name}")
@@ -1066,6 +1071,35 @@ class Engine:
                 run.watch = self._spawn(self._watch(run), f"watch {run.name}")
         except SSHError as exc:
             self._set_host(run, HostState.FAILED if run.reboot_issued else HostState.UNHEALTHY, str(exc))
+
+    # ------------------------------------------------------------------------------------------------
+    # Fleet-wide audit (no reboot): for the audit view and for policy.order uptime / risk
+
+    async def audit(self) -> FleetAudit:
+        """Facts and pre-flight findings from every host; reported as ``findings`` events."""
+
+        def report(a: HostAudit) -> None:
+            run = self.hosts[a.host]
+            if a.error:
+                self.log(f"audit: {a.error}", a.host, "warn")
+                return
+            run.facts_before = a.facts
+            self._report_findings(run, list(a.findings), "before")
+
+        self.log(f"auditing {len(self.hosts)} hosts (facts and pre-flight findings; nothing is rebooted)")
+        self.audit_results = await audit_fleet(
+            self.inventory, self.connector, history=self.history, clock=self.clock, on_host=report
+        )
+        return self.audit_results
+
+    async def _order_by_audit(self) -> None:
+        self._ordered = True
+        audit = self.audit_results or await self.audit()
+        uptimes = audit.uptimes(self.history, self.clock())
+        queue, why = order_hosts(self.inventory, uptimes=uptimes, risks=audit.risks())
+        self._queue = list(self.policy.canaries) + queue
+        self.order_reason = why
+        self.log(f"order: {why}: {', '.join(queue[:8])}{' …' if len(queue) > 8 else ''}")
 
     # ------------------------------------------------------------------------------------------------
     # Resume after a crash

@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 from .errors import SlowrollError
-from .inventory import redact_secrets
 from .events import (
     CheckRan,
     Event,
@@ -38,6 +37,7 @@ from .events import (
     RollStateChanged,
     SliceStarted,
 )
+from .inventory import redact_secrets
 
 SCHEMA_VERSION = 1
 UNFINISHED = ("ready", "running", "pausing", "paused", "aborting")

@@ -145,7 +145,7 @@ class SimHost:
             spec.name,
             rng=rng,
             clock=fleet.sim_clock,
-            uptime_at_start=rng.uniform(20, 200) * 86400,
+            uptime_at_start=rng.uniform(3, 150) * 86400,
             services=spec.services,
         )
         for kind in spec.faults & DRIFT_FAULTS:
