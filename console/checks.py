@@ -1,19 +1,32 @@
 """Health checks: what they are (specs, parsed from the inventory) and how they run.
 
-Per-host checks run over SSH on the host; service-level checks run on the console's machine and are
-about the service as a whole (e.g. the load balancer's health URL).
+Per-host checks (``checks:``) run before a host's reboot, after it and during its bake:
+``command`` (a shell line over SSH on the host), ``systemd`` (a unit active, over SSH), ``tcp`` (a port
+open, from the console's side) and ``http`` (status and optional body match, from the console's side).
+
+Service-level checks (``service_checks:``) are about the service, not a host: before every slice and
+repeatedly during bake; a failure pauses the roll. Kinds: ``command`` (on the console's machine),
+``tcp``, ``http`` and ``prometheus`` (the alert gate: fails while alerts matching a regex are firing).
+
+HTTP uses the standard library (``http.client`` in a worker thread): a check is one small request, the
+console makes at most a few per second, and no third-party client is worth its upgrade churn for that.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import http.client
+import json
 import os
 import re
 import shlex
+import signal
+import ssl
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+import urllib.parse
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -22,19 +35,34 @@ if TYPE_CHECKING:
 
 PLACEHOLDER = re.compile(r"(?<![$\\{])\{(name|address|port|user|groups|vars\.[A-Za-z_][A-Za-z0-9_-]*)\}")
 OUTPUT_LIMIT = 4000
+HOST_KINDS = ("command", "systemd", "tcp", "http")
+SERVICE_KINDS = ("command", "tcp", "http", "prometheus")
+REMOTE_KINDS = ("command", "systemd")  # run over SSH on the host
 
 
 @dataclass(frozen=True)
 class CheckSpec:
     name: str
-    command: str
-    kind: str = "command"  # command: over SSH on the host; local: on the console's machine
+    command: str = (
+        ""  # command: the shell line; systemd: the unit; tcp: the port (or host:port); http/prometheus: URL
+    )
+    kind: str = "command"
+    scope: str = "host"  # host: per host; service: service-level
     timeout: float | None = None  # None: the policy's command_timeout
     retries: int = 0
     retry_delay: float = 1.0
     initial_delay: float = 0.0
     groups: tuple[str, ...] = ()  # empty: every host
     hosts: tuple[str, ...] = ()
+    status: tuple[int, ...] = ()  # http: accepted status codes (empty: 200-399)
+    body: str | None = None  # http: a regex the body must match
+    insecure: bool = False  # https without certificate verification
+    alerts: str = ".*"  # prometheus: alert names (regex) that block
+
+    @property
+    def local(self) -> bool:
+        """Runs on the console's machine (not over SSH on the host)."""
+        return self.scope == "service" or self.kind not in REMOTE_KINDS
 
     def applies_to(self, host: Host) -> bool:
         if not self.groups and not self.hosts:
@@ -42,12 +70,22 @@ class CheckSpec:
         return host.name in self.hosts or any(g in self.groups for g in host.groups)
 
     def render(self, host: Host) -> str:
-        """The command for ``host``: placeholders become shell-quoted values, never raw text."""
-        return render_command(self.command, host)
+        """What runs for ``host``: for SSH kinds a shell line whose placeholders are shell-quoted values."""
+        if self.kind == "systemd":
+            unit = render_plain(self.command, host)
+            return f"systemctl is-active -- {shlex.quote(unit)}"
+        if self.kind == "command":
+            return render_command(self.command, host)
+        return render_plain(self.command, host, url=self.kind == "http")
+
+    def describe(self) -> str:
+        if self.kind == "command":
+            return self.command
+        if self.kind == "prometheus":
+            return f"prometheus {self.command} alerts ~ /{self.alerts}/"
+        return f"{self.kind} {self.command}"
 
     def scaled(self, speed: float) -> CheckSpec:
-        from dataclasses import replace
-
         return replace(
             self,
             timeout=None if self.timeout is None else self.timeout / speed,
@@ -76,11 +114,30 @@ def placeholder_value(name: str, host: Host) -> str | None:
 
 
 def render_command(template: str, host: Host) -> str:
+    """Placeholders become shell-quoted values: an inventory value is never pasted into a shell line."""
+
     def sub(match: re.Match[str]) -> str:
         value = placeholder_value(match.group(1), host)
         if value is None:
             raise KeyError(match.group(1))
         return shlex.quote(value)
+
+    return PLACEHOLDER.sub(sub, template)
+
+
+def render_plain(template: str, host: Host, *, url: bool = False) -> str:
+    """Placeholders for values that never meet a shell (ports, URLs, unit names); URL parts are encoded."""
+
+    def sub(match: re.Match[str]) -> str:
+        key = match.group(1)
+        value = placeholder_value(key, host)
+        if value is None:
+            raise KeyError(key)
+        if url and key.startswith("vars."):
+            return urllib.parse.quote(value, safe="")
+        if url and key == "address" and ":" in value and not value.startswith("["):
+            return f"[{value}]"  # an IPv6 literal in a URL
+        return value
 
     return PLACEHOLDER.sub(sub, template)
 
@@ -109,11 +166,36 @@ class CommandRunner(Protocol):
     async def run(self, command: str, *, timeout: float) -> CommandResult: ...
 
 
+class SleepFn(Protocol):
+    async def __call__(self, delay: float, /) -> None: ...
+
+
 def _clip(text: str) -> str:
     text = text.strip()
     if len(text) > OUTPUT_LIMIT:
         return text[: OUTPUT_LIMIT - 20] + "\n… (output cut)"
     return text
+
+
+Attempt = Callable[[float], Awaitable[tuple[bool, str, int | None]]]
+
+
+async def _with_retries(
+    spec: CheckSpec, attempt: Attempt, timeout: float, sleep: SleepFn | None
+) -> CheckOutcome:
+    do_sleep = sleep or asyncio.sleep
+    start = time.monotonic()
+    text = ""
+    status: int | None = None
+    for n in range(1, spec.retries + 2):
+        ok, text, status = await attempt(timeout)
+        if ok:
+            return CheckOutcome(spec.name, True, _clip(text), time.monotonic() - start, n, status)
+        if n <= spec.retries:
+            await do_sleep(spec.retry_delay)
+    return CheckOutcome(
+        spec.name, False, _clip(text) or "no answer", time.monotonic() - start, spec.retries + 1, status
+    )
 
 
 async def run_host_check(
@@ -124,31 +206,29 @@ async def run_host_check(
     default_timeout: float,
     sleep: SleepFn | None = None,
 ) -> CheckOutcome:
-    """Run one per-host check over SSH, with its retries."""
+    """Run one per-host check (over SSH for command/systemd; from the console for tcp/http), with retries."""
     from .ssh import SSHError
 
     timeout = spec.timeout if spec.timeout is not None else default_timeout
-    command = spec.render(host)
-    do_sleep = sleep or asyncio.sleep
-    start = time.monotonic()
-    outcome_text = ""
-    status: int | None = None
-    for attempt in range(1, spec.retries + 2):
+    target = spec.render(host)
+
+    async def over_ssh(t: float) -> tuple[bool, str, int | None]:
         try:
-            result = await runner.run(command, timeout=timeout)
+            result = await runner.run(target, timeout=t)
         except SSHError as exc:
-            outcome_text = str(exc)
-            status = None
-        else:
-            status = result.exit_status
-            outcome_text = _clip(result.stdout + (("\n" + result.stderr) if result.stderr.strip() else ""))
-            if result.ok:
-                return CheckOutcome(spec.name, True, outcome_text, time.monotonic() - start, attempt, status)
-        if attempt <= spec.retries:
-            await do_sleep(spec.retry_delay)
-    if status is None and not outcome_text:
-        outcome_text = "no answer"
-    return CheckOutcome(spec.name, False, outcome_text, time.monotonic() - start, spec.retries + 1, status)
+            return False, str(exc), None
+        text = result.stdout + (("\n" + result.stderr) if result.stderr.strip() else "")
+        return result.ok, text, result.exit_status
+
+    async def tcp(t: float) -> tuple[bool, str, int | None]:
+        hostname, port = _host_port(target, host.address)
+        return await tcp_probe(hostname, port, t)
+
+    async def http_check(t: float) -> tuple[bool, str, int | None]:
+        return await http_probe(target, t, status=spec.status, body=spec.body, insecure=spec.insecure)
+
+    attempt: Attempt = {"tcp": tcp, "http": http_check}.get(spec.kind, over_ssh)
+    return await _with_retries(spec, attempt, timeout, sleep)
 
 
 async def run_local_check(
@@ -158,56 +238,169 @@ async def run_local_check(
     env: Mapping[str, str] | None = None,
     sleep: SleepFn | None = None,
 ) -> CheckOutcome:
-    """Run one service-level check on the console's machine (``sh -c``; values only through env)."""
+    """Run one service-level check on the console's machine."""
     timeout = spec.timeout if spec.timeout is not None else default_timeout
-    do_sleep = sleep or asyncio.sleep
-    start = time.monotonic()
-    text = ""
-    status: int | None = None
+
+    async def shell(t: float) -> tuple[bool, str, int | None]:
+        return await run_shell(spec.command, t, env=env)
+
+    async def tcp(t: float) -> tuple[bool, str, int | None]:
+        hostname, port = _host_port(spec.command, None)
+        return await tcp_probe(hostname, port, t)
+
+    async def http_check(t: float) -> tuple[bool, str, int | None]:
+        return await http_probe(spec.command, t, status=spec.status, body=spec.body, insecure=spec.insecure)
+
+    async def prometheus(t: float) -> tuple[bool, str, int | None]:
+        return await prometheus_gate(spec.command, spec.alerts, t, insecure=spec.insecure)
+
+    attempt: Attempt = {"tcp": tcp, "http": http_check, "prometheus": prometheus}.get(spec.kind, shell)
+    return await _with_retries(spec, attempt, timeout, sleep)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Probes
+
+
+async def run_shell(
+    command: str, timeout: float, *, env: Mapping[str, str] | None = None
+) -> tuple[bool, str, int | None]:
+    """``sh -c command`` on the console's machine; values reach it through ``env``, never pasted in."""
     full_env = dict(os.environ)
     if env:
         full_env.update(env)
-    for attempt in range(1, spec.retries + 2):
-        proc = await asyncio.create_subprocess_exec(
-            "/bin/sh",
-            "-c",
-            spec.command,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            stdin=asyncio.subprocess.DEVNULL,
-            env=full_env,
-            start_new_session=True,
+    proc = await asyncio.create_subprocess_exec(
+        "/bin/sh",
+        "-c",
+        command,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        stdin=asyncio.subprocess.DEVNULL,
+        env=full_env,
+        start_new_session=True,
+    )
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), timeout)
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        await proc.wait()
+        return False, f"timed out after {timeout:g}s", None
+    return proc.returncode == 0, out.decode(errors="replace"), proc.returncode
+
+
+def _host_port(text: str, default_host: str | None) -> tuple[str, int]:
+    text = text.strip()
+    if text.isdigit():
+        if default_host is None:
+            raise ValueError(f"tcp check needs host:port, got {text!r}")
+        return default_host, int(text)
+    host, _, port = text.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+async def tcp_probe(host: str, port: int, timeout: float) -> tuple[bool, str, int | None]:
+    try:
+        async with asyncio.timeout(timeout):
+            _, writer = await asyncio.open_connection(host, port)
+    except TimeoutError:
+        return False, f"tcp {host}:{port}: no answer within {timeout:g}s", None
+    except OSError as exc:
+        return False, f"tcp {host}:{port}: {exc.strerror or exc}", None
+    writer.close()
+    with contextlib.suppress(Exception):
+        await writer.wait_closed()
+    return True, f"tcp {host}:{port} open", None
+
+
+def _http_get(url: str, timeout: float, insecure: bool) -> tuple[int, str, str]:
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"not an http(s) URL: {url!r}")
+    path = parts.path or "/"
+    if parts.query:
+        path += "?" + parts.query
+    conn: http.client.HTTPConnection
+    if parts.scheme == "https":
+        context = ssl.create_default_context()
+        if insecure:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        conn = http.client.HTTPSConnection(parts.hostname, parts.port, timeout=timeout, context=context)
+    else:
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    try:
+        conn.request("GET", path, headers={"User-Agent": "slowroll", "Accept": "*/*"})
+        resp = conn.getresponse()
+        data = resp.read(256 * 1024)
+        return resp.status, resp.reason, data.decode("utf-8", errors="replace")
+    finally:
+        conn.close()
+
+
+def _safe_url(url: str) -> str:
+    """The URL without credentials or query (which may carry tokens), for messages."""
+    parts = urllib.parse.urlsplit(url)
+    netloc = parts.hostname or ""
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+async def http_probe(
+    url: str, timeout: float, *, status: tuple[int, ...] = (), body: str | None = None, insecure: bool = False
+) -> tuple[bool, str, int | None]:
+    shown = _safe_url(url)
+    try:
+        code, reason, text = await asyncio.wait_for(
+            asyncio.to_thread(_http_get, url, timeout, insecure), timeout + 1
         )
-        try:
-            out, _ = await asyncio.wait_for(proc.communicate(), timeout)
-        except TimeoutError:
-            _kill_group(proc)
-            await proc.wait()
-            text = f"timed out after {timeout:g}s"
-            status = None
-        else:
-            status = proc.returncode
-            text = _clip(out.decode(errors="replace"))
-            if status == 0:
-                return CheckOutcome(spec.name, True, text, time.monotonic() - start, attempt, status)
-        if attempt <= spec.retries:
-            await do_sleep(spec.retry_delay)
-    return CheckOutcome(spec.name, False, text, time.monotonic() - start, spec.retries + 1, status)
+    except TimeoutError:
+        return False, f"GET {shown}: no answer within {timeout:g}s", None
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        return False, f"GET {shown}: {exc}", None
+    accepted = code in status if status else 200 <= code < 400
+    if not accepted:
+        want = ", ".join(map(str, status)) if status else "2xx/3xx"
+        return False, f"GET {shown}: {code} {reason} (expected {want})\n{text[:300]}", code
+    if body is not None and not re.search(body, text):
+        return (
+            False,
+            f"GET {shown}: {code} {reason}, but the body does not match /{body}/\n{text[:300]}",
+            code,
+        )
+    return True, f"GET {shown}: {code} {reason}", code
 
 
-def _kill_group(proc: asyncio.subprocess.Process) -> None:
-    import signal
-
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-
-
-class SleepFn(Protocol):
-    async def __call__(self, delay: float, /) -> None: ...
-
-
-@dataclass
-class CheckHistory:
-    """The last outcome of every check on one host, for the detail view and the report."""
-
-    outcomes: dict[str, CheckOutcome] = field(default_factory=dict)
+async def prometheus_gate(
+    url: str, alerts: str, timeout: float, *, insecure: bool = False
+) -> tuple[bool, str, int | None]:
+    """Fails while alerts whose name matches ``alerts`` are firing (as kured's alert gate)."""
+    api = url.rstrip("/") + "/api/v1/alerts"
+    shown = _safe_url(api)
+    try:
+        code, reason, text = await asyncio.wait_for(
+            asyncio.to_thread(_http_get, api, timeout, insecure), timeout + 1
+        )
+    except TimeoutError:
+        return False, f"prometheus {shown}: no answer within {timeout:g}s", None
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        return False, f"prometheus {shown}: {exc}", None
+    if code != 200:
+        return False, f"prometheus {shown}: {code} {reason}", code
+    try:
+        data = json.loads(text)
+        items = data["data"]["alerts"]
+    except (ValueError, KeyError, TypeError):
+        return False, f"prometheus {shown}: unexpected answer {text[:200]!r}", code
+    pattern = re.compile(alerts)
+    firing = sorted(
+        {
+            str(a.get("labels", {}).get("alertname", "?"))
+            for a in items
+            if a.get("state") == "firing" and pattern.search(str(a.get("labels", {}).get("alertname", "")))
+        }
+    )
+    if firing:
+        return False, f"alerts firing: {', '.join(firing)}", code
+    return True, f"no alert matching /{alerts}/ is firing", code

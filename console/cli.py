@@ -236,9 +236,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(f"  checks   {len(inv.checks)} per host, {len(inv.service_checks)} service-level")
     for c in inv.checks:
         scope = ", ".join([*c.groups, *c.hosts]) or "all hosts"
-        print(f"    {c.name:<14} [{scope}] {c.command}")
+        print(f"    {c.name:<14} [{scope}] {c.describe()}")
     for c in inv.service_checks:
-        print(f"    {c.name:<14} [service] {c.command}")
+        print(f"    {c.name:<14} [service] {c.describe()}")
     kh = inv.ssh.known_hosts or "~/.ssh/known_hosts"
     print(f"  ssh      user {inv.ssh.user or '(current user)'}, known_hosts {kh} (strict)")
     return 0

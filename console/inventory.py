@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from .checks import PLACEHOLDER, CheckSpec, placeholder_value
+from .checks import HOST_KINDS, PLACEHOLDER, SERVICE_KINDS, CheckSpec, placeholder_value
 from .drift import DriftPolicy
 from .durations import DurationError, parse_duration
 from .errors import InventoryError, did_you_mean
@@ -29,8 +29,9 @@ TOP_KEYS = ("name", "ssh", "policy", "groups", "hosts", "checks", "service_check
 SSH_KEYS = ("user", "port", "known_hosts", "identity_files", "agent")
 HOST_KEYS = ("name", "address", "port", "user", "groups", "vars")
 GROUP_KEYS = ("hosts", "max_unavailable", "vars", "description")
-CHECK_KEYS = ("name", "command", "timeout", "retries", "retry_delay", "initial_delay", "groups", "hosts")
-SERVICE_CHECK_KEYS = ("name", "command", "timeout", "retries", "retry_delay", "initial_delay")
+_CHECK_COMMON = ("name", "timeout", "retries", "retry_delay", "initial_delay", "status", "body", "insecure")
+CHECK_KEYS = ("command", "systemd", "tcp", "http", *_CHECK_COMMON, "groups", "hosts")
+SERVICE_CHECK_KEYS = ("command", "tcp", "http", "prometheus", "alerts", *_CHECK_COMMON)
 POLICY_KEYS = (
     "batch",
     "max_unavailable",
@@ -627,14 +628,72 @@ class _Loader:
             raise self.err(path, f"expected a list of checks, got {_kind(value)}")
         out: list[CheckSpec] = []
         seen: set[str] = set()
-        local = path[0] == "service_checks"
+        service = path[0] == "service_checks"
+        kinds = SERVICE_KINDS if service else HOST_KINDS
         for i, item in enumerate(value):
             cpath = (*path, i)
             body = self.mapping(item, cpath, keys)
-            if "command" not in body:
-                raise self.err(cpath, "a check needs a 'command'")
-            command = self.string(body["command"], (*cpath, "command"), what="a command")
-            cname = self.name(body.get("name", f"check-{i + 1}"), (*cpath, "name"))
+            present = [k for k in kinds if k in body]
+            if len(present) != 1:
+                wrong = [
+                    k
+                    for k in ("command", "systemd", "tcp", "http", "prometheus")
+                    if k in body and k not in kinds
+                ]
+                if wrong:
+                    where = "service_checks" if not service else "per-host checks"
+                    raise self.err((*cpath, wrong[0]), f"a {wrong[0]!r} check belongs under {where}")
+                raise self.err(
+                    cpath,
+                    "a check needs exactly one of: "
+                    + ", ".join(kinds)
+                    + (f" (got {', '.join(present)})" if present else ""),
+                )
+            kind = present[0]
+            raw = body[kind]
+            if kind == "tcp" and isinstance(raw, int) and not isinstance(raw, bool):
+                if service:
+                    raise self.err((*cpath, "tcp"), "a service-level tcp check needs host:port")
+                target = str(self.integer(raw, (*cpath, "tcp"), low=1, high=65535, what="a TCP port"))
+            else:
+                target = self.string(
+                    raw, (*cpath, kind), what="a command" if kind == "command" else f"a {kind} target"
+                )
+            if kind == "tcp" and not target.isdigit() and not re.fullmatch(r".+:\d{1,5}", target):
+                raise self.err((*cpath, "tcp"), f"expected a port or host:port, got {target!r}")
+            if kind in ("http", "prometheus") and not re.match(r"https?://", target):
+                raise self.err((*cpath, kind), f"expected an http:// or https:// URL, got {target!r}")
+            for extra, allowed in (
+                ("status", ("http",)),
+                ("body", ("http",)),
+                ("alerts", ("prometheus",)),
+                ("insecure", ("http", "prometheus")),
+            ):
+                if extra in body and kind not in allowed:
+                    raise self.err(
+                        (*cpath, extra), f"{extra!r} only applies to {' and '.join(allowed)} checks"
+                    )
+            status: tuple[int, ...] = ()
+            if "status" in body:
+                raw_status = body["status"] if isinstance(body["status"], list) else [body["status"]]
+                status = tuple(
+                    self.integer(v, (*cpath, "status"), low=100, high=599, what="an HTTP status")
+                    for v in raw_status
+                )
+            pattern = None
+            for key in ("body", "alerts"):
+                if key in body:
+                    text = self.string(body[key], (*cpath, key), what="a regular expression")
+                    try:
+                        re.compile(text)
+                    except re.error as exc:
+                        raise self.err((*cpath, key), f"not a valid regular expression: {exc}") from None
+                    if key == "body":
+                        pattern = text
+            insecure = body.get("insecure", False)
+            if not isinstance(insecure, bool):
+                raise self.err((*cpath, "insecure"), f"expected true or false, got {_kind(insecure)}")
+            cname = self.name(body.get("name", f"{kind}-{i + 1}"), (*cpath, "name"))
             if cname in seen:
                 raise self.err((*cpath, "name"), f"duplicate check name {cname!r}")
             seen.add(cname)
@@ -648,8 +707,9 @@ class _Loader:
                     raise self.err((*cpath, "hosts", j), f"unknown host {h!r}{did_you_mean(h, names)}")
             spec = CheckSpec(
                 name=cname,
-                command=command,
-                kind="local" if local else "command",
+                command=target,
+                kind=kind,
+                scope="service" if service else "host",
                 timeout=self.duration(body["timeout"], (*cpath, "timeout")) if "timeout" in body else None,
                 retries=self.integer(body.get("retries", 0), (*cpath, "retries"), low=0, high=100),
                 retry_delay=self.duration(
@@ -660,9 +720,13 @@ class _Loader:
                 ),
                 groups=tuple(cgroups),
                 hosts=tuple(chosts),
+                status=status,
+                body=pattern,
+                insecure=insecure,
+                alerts=str(body.get("alerts", ".*")),
             )
-            if not local:
-                self.check_placeholders(spec, (*cpath, "command"), hosts)
+            if not service:
+                self.check_placeholders(spec, (*cpath, kind), hosts)
             out.append(spec)
         return out
 
@@ -674,7 +738,11 @@ class _Loader:
                     raise self.err(path, f"placeholder {{{key}}} has no value for host {h.name!r}")
 
 
-SECRET_NAME = re.compile(r"(?i)(token|secret|passphrase|passwd|password|api[_-]?key|private[_-]?key|credential)")
+SECRET_NAME = re.compile(
+    r"(?i)(token|secret|passphrase|passwd|password|api[_-]?key|private[_-]?key|credential)"
+)
+
+
 def redact_secrets(text: str) -> str:
     """The inventory text with the values of secret-looking keys replaced (for the journal and reports).
 

@@ -15,6 +15,7 @@ import os
 import random
 import socket
 import time
+import urllib.parse
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import Any
 
 import asyncssh
 
+from ..checks import CheckSpec
 from ..inventory import Host, Inventory, SSHSettings
 from ..policy import plan
 from .system import DRIFT_FAULTS, ExecResult, SimSystem
@@ -394,7 +396,9 @@ class SimFleet:
                 services=tuple(_services_for(host)),
                 boot_time=self.boot_time / self.speed,
                 faults=set(self.faults.get(host.name, set())),
-                check_commands=frozenset(c.render(host).strip() for c in self.inventory.checks_for(host)),
+                check_commands=frozenset(
+                    c.render(host).strip() for c in self.inventory.checks_for(host) if not c.local
+                ),
                 reboot_command=policy.reboot_command,
                 boot_id_command=policy.boot_id_command,
                 reboot_timeout=policy.reboot_timeout / self.speed,
@@ -436,19 +440,26 @@ class SimFleet:
             agent=False,
         )
         policy = self.inventory.policy.scaled(self.speed) if scale_policy else self.inventory.policy
-        checks = (
-            tuple(c.scaled(self.speed) for c in self.inventory.checks)
-            if scale_policy
-            else self.inventory.checks
+        speed = self.speed if scale_policy else 1.0
+        # Console-side checks of a host (tcp, http) probe its simulated sshd: the twin has no other port.
+        checks = tuple(
+            (replace(c, kind="tcp", command="{port}", status=(), body=None) if c.local else c).scaled(speed)
+            for c in self.inventory.checks
         )
-        service = (
-            tuple(c.scaled(self.speed) for c in self.inventory.service_checks)
-            if scale_policy
-            else self.inventory.service_checks
-        )
+        # Service-level checks run as written when they stay on this machine; the others would reach the
+        # real service, which a rehearsal must not touch.
+        service = tuple(c.scaled(speed) for c in self.inventory.service_checks if _stays_local(c))
         return replace(
             self.inventory, hosts=hosts, ssh=ssh, policy=policy, checks=checks, service_checks=service
         )
+
+
+def _stays_local(check: CheckSpec) -> bool:
+    if check.kind == "command":
+        return True
+    target = check.command
+    host = urllib.parse.urlsplit(target).hostname if "://" in target else target.rpartition(":")[0].strip("[]")
+    return host in ("127.0.0.1", "::1", "localhost")
 
 
 def _services_for(host: Host) -> Iterable[str]:
