@@ -9,6 +9,7 @@ done. The engine imports nothing from Textual: faces subscribe to its events and
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import getpass
 import math
@@ -39,8 +40,10 @@ from .events import (
     RollStateChanged,
     SliceFinished,
     SliceStarted,
+    WindowWait,
 )
 from .facts import Facts, gather_evidence, gather_facts
+from .hooks import HookSpec, run_hook
 from .inventory import Host, Inventory
 from .policy import Budgets, form_slice, order_hosts, ramp_size
 from .ssh import (
@@ -53,6 +56,7 @@ from .ssh import (
     SSHError,
     SSHTarget,
 )
+from .windows import WindowVerdict, judge
 
 Subscriber = Callable[[Event], None]
 
@@ -211,6 +215,7 @@ class Engine:
         clock: Callable[[], float] = time.time,
         operator: str | None = None,
         history: dict[str, float] | None = None,
+        typical_cycle: float | None = None,
     ) -> None:
         self.inventory = inventory
         self.policy = inventory.policy
@@ -244,6 +249,10 @@ class Engine:
         self._finished: RollFinished | None = None
         self._service_failed: str | None = None
         self._ordered = False
+        self._reboot_times: collections.deque[float] = collections.deque()
+        self._last_slice_end: float | None = None
+        self.waiting_for = ""
+        self.typical_cycle = typical_cycle
         self.audit_results: FleetAudit | None = None
         queue, why = order_hosts(inventory)
         self._queue = list(self.policy.canaries) + queue
@@ -513,6 +522,8 @@ class Engine:
                     else f"done, with {len(self._problems())} problem host(s)",
                 )
                 return
+            if await self._gate():
+                continue
             chosen, canary, why = self._next_slice(pending)
             if not chosen:
                 if any(r.in_flight for r in self.hosts.values()):
@@ -536,9 +547,12 @@ class Engine:
             chosen, held = form_slice(canaries[:1], 1, self.budgets, unavailable)
             return chosen, True, "canary: goes first, alone" if chosen else self._held_reason(held)
         size = ramp_size(self.policy, self.ramp_step, len(self.hosts))
-        chosen, held = form_slice(pending, size, self.budgets, unavailable)
+        paced = min(size, self._pace_quota())
+        chosen, held = form_slice(pending, paced, self.budgets, unavailable)
         step = self.policy.batch[min(self.ramp_step, len(self.policy.batch) - 1)]
         why = f"batch step {self.ramp_step + 1} ({step} → {size})"
+        if paced < size:
+            why += f"; pace allows {paced} (max_reboots_per_hour {self.policy.max_reboots_per_hour})"
         if chosen and len(chosen) < size and held:
             limits = sorted({b for bs in held.values() for b in bs})
             why += f"; budget of {', '.join(limits)} allows {len(chosen)}"
@@ -588,6 +602,7 @@ class Engine:
             self.slice_times.append(time.monotonic() - started)
             if not canary:
                 self.ramp_step += 1
+        self._last_slice_end = asyncio.get_running_loop().time()
         self._emit(SliceFinished(self.clock(), index, tuple(names), time.monotonic() - started))
 
     async def _service_checks(self, phase: str) -> str | None:
@@ -704,10 +719,30 @@ class Engine:
                     else "not started: the roll is " + self.state.value,
                 )
                 return
+            drained = False
+            pre_hooks = self.inventory.hooks_for(run.host, "pre_reboot")
+            if pre_hooks:
+                self._set_host(run, HostState.DRAINING, "pre_reboot hooks")
+                drained = True
+                failed = await self._run_hooks(run, pre_hooks, session)
+                if failed:
+                    raise HostProblem(HostState.FAILED, f"{failed}; not rebooted")
             # ---- the commit point: nothing awaits between this check and the recorded intent ----
-            if not self._may_reboot(run):
-                self._set_host(run, HostState.PENDING, "not started: the roll is " + self.state.value)
+            refusal = self._reboot_refusal(run)
+            if refusal is not None:
+                if drained:  # drained for nothing: put it back before leaving it alone
+                    failed = await self._run_hooks(
+                        run, self.inventory.hooks_for(run.host, "post_reboot"), session
+                    )
+                    if failed:
+                        raise HostProblem(HostState.FAILED, f"{failed} (undoing the drain); not rebooted")
+                self._set_host(
+                    run,
+                    HostState.SKIPPED if run.skipped else HostState.PENDING,
+                    "skipped before its reboot" if run.skipped else f"not started: {refusal}",
+                )
                 return
+            self._reboot_times.append(time.monotonic())
             assert run.boot_id_before is not None
             if self.journal is not None:
                 self.journal.record_intent(
@@ -736,11 +771,90 @@ class Engine:
                 session.close()
 
     def _may_reboot(self, run: HostRun) -> bool:
-        if self.state is not RollState.RUNNING or run.skipped or run.rebooted:
-            return False
+        return self._reboot_refusal(run) is None
+
+    def _reboot_refusal(self, run: HostRun) -> str | None:
+        """Why ``run`` may not be rebooted right now (None: it may). Synchronous: the commit point."""
+        if self.state is not RollState.RUNNING:
+            return f"the roll is {self.state.value}"
+        if run.skipped:
+            return "skipped"
+        if run.rebooted:
+            return "already rebooted in this roll"
         others = [n for n in self.unavailable() if n != run.name]
         by_group, fleet = self.budgets.usage(others)
-        return self.budgets.fits(run.name, by_group, len(fleet))
+        if not self.budgets.fits(run.name, by_group, len(fleet)):
+            return "over budget"
+        if self.policy.windows and not judge(self.policy.windows, self.clock(), 0.0).allowed:
+            return "outside the maintenance window"
+        if self._pace_quota() <= 0:
+            return f"max_reboots_per_hour {self.policy.max_reboots_per_hour} reached"
+        return None
+
+    def _pace_quota(self) -> int:
+        """Reboots still allowed in the current pace window (a large number when unpaced)."""
+        limit = self.policy.max_reboots_per_hour
+        if limit is None:
+            return 1 << 30
+        horizon = time.monotonic() - self.policy.pace_window
+        while self._reboot_times and self._reboot_times[0] < horizon:
+            self._reboot_times.popleft()
+        return limit - len(self._reboot_times)
+
+    def expected_cycle(self) -> float:
+        """How long a slice is expected to take: measured so far, else from history, else an estimate."""
+        if self.slice_times:
+            recent = self.slice_times[-5:]
+            return sum(recent) / len(recent)
+        if self.typical_cycle is not None:
+            return self.typical_cycle
+        return self.policy.bake + min(self.policy.reboot_timeout, 120.0)
+
+    def window_verdict(self) -> WindowVerdict:
+        return judge(self.policy.windows, self.clock(), self.expected_cycle())
+
+    async def _gate(self) -> bool:
+        """Wait for a maintenance window, the pace limit or the gap between slices. True if it waited."""
+        loop = asyncio.get_running_loop()
+        if self.policy.windows:
+            verdict = self.window_verdict()
+            if not verdict.allowed:
+                until = verdict.next_start
+                self.waiting_for = f"maintenance window: {verdict.reason}"
+                self._emit(WindowWait(self.clock(), verdict.reason, until))
+                self.log(
+                    f"waiting: {verdict.reason}; next window opens "
+                    + (time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(until)) if until else "never"),
+                    level="warn",
+                )
+                await self._sleep_unless_stopped((until - self.clock()) if until else 3600.0)
+                self.waiting_for = ""
+                return True
+        if self._pace_quota() <= 0 and self._reboot_times:
+            wait = self._reboot_times[0] + self.policy.pace_window - time.monotonic()
+            self.waiting_for = f"pace: max_reboots_per_hour {self.policy.max_reboots_per_hour}"
+            self.log(f"waiting {wait:.0f}s: {self.waiting_for} reached", level="info")
+            await self._sleep_unless_stopped(wait)
+            self.waiting_for = ""
+            return True
+        if self.policy.min_slice_gap > 0 and self._last_slice_end is not None:
+            wait = self._last_slice_end + self.policy.min_slice_gap - loop.time()
+            if wait > 0:
+                self.waiting_for = f"min_slice_gap {self.policy.min_slice_gap:g}s"
+                await self._sleep_unless_stopped(wait)
+                self.waiting_for = ""
+                return True
+        return False
+
+    async def _sleep_unless_stopped(self, seconds: float) -> None:
+        """Sleep, but wake at once on pause or abort (and re-check at least once a minute)."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + max(0.0, seconds)
+        while self.state is RollState.RUNNING:
+            left = end - loop.time()
+            if left <= 0:
+                return
+            await self._changed.wait(timeout=min(left, 60.0))
 
     async def _precheck(self, run: HostRun) -> HostSession:
         try:
@@ -818,6 +932,28 @@ class Engine:
                 failed = f"check {o.check} failed: {last}"
         return failed
 
+    async def _run_hooks(
+        self, run: HostRun, hooks: Sequence[HookSpec], session: HostSession | None
+    ) -> str | None:
+        """Run hooks in order; returns a description of the first failure (the rest are not run)."""
+        for hook in hooks:
+            outcome = await run_hook(hook, run.host, roll=self.inventory.name, session=session)
+            self._emit(
+                CheckRan(
+                    self.clock(),
+                    run.name,
+                    f"hook {hook.name}",
+                    hook.phase,
+                    outcome.ok,
+                    outcome.output,
+                    outcome.duration,
+                )
+            )
+            if not outcome.ok:
+                last = outcome.output.strip().splitlines()[-1] if outcome.output.strip() else "failed"
+                return f"{hook.phase} hook {hook.name} failed: {last}"
+        return None
+
     async def _send_reboot(self, run: HostRun, session: HostSession) -> None:
         run.reboot_sent_at = self.clock()
         try:
@@ -843,6 +979,11 @@ class Engine:
             if failed:
                 raise HostProblem(HostState.FAILED, failed)
             await self._drift_after(run, session)
+            post_hooks = self.inventory.hooks_for(run.host, "post_reboot")
+            if post_hooks:
+                failed = await self._run_hooks(run, post_hooks, session)
+                if failed:
+                    raise HostProblem(HostState.FAILED, failed)
             if self.policy.bake > 0:
                 self._set_host(run, HostState.BAKING)
                 bake_end = loop.time() + self.policy.bake

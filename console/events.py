@@ -156,6 +156,13 @@ class BudgetHeld(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class WindowWait(Event):
+    kind: ClassVar[str] = "window-wait"
+    reason: str
+    until: float | None  # epoch seconds when the next window opens (None: no window ever opens)
+
+
+@dataclass(frozen=True, slots=True)
 class OperatorAction(Event):
     kind: ClassVar[str] = "operator"
     action: str  # pause, resume, skip, retry, abort

@@ -25,6 +25,7 @@ from .events import (
     RollStateChanged,
     SliceFinished,
     SliceStarted,
+    WindowWait,
 )
 
 EXIT_COMPLETE = 0
@@ -71,6 +72,9 @@ def format_event(event: Event) -> str | None:
             return "\n".join(lines)
         case BudgetHeld(budget=budget, limit=limit, holders=holders):
             return f"{t}  BUDGET           {budget}: {len(holders)}/{limit} held by {', '.join(holders)}"
+        case WindowWait(reason=reason, until=until):
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(until)) if until else "never"
+            return f"{t}  WINDOW           waiting: {reason}; next window opens {when}"
         case OperatorAction(action=action, host=host, who=who, why=why):
             target = f" {host}" if host else ""
             return f"{t}  OPERATOR         {who}: {action}{target}{' — ' + why if why else ''}"

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import yaml
 
@@ -21,11 +22,17 @@ from .checks import HOST_KINDS, PLACEHOLDER, SERVICE_KINDS, CheckSpec, placehold
 from .drift import DriftPolicy
 from .durations import DurationError, parse_duration
 from .errors import InventoryError, did_you_mean
+from .hooks import PHASES, HookSpec
 from .policy import Amount, Policy
+from .windows import DAYS, MaintenanceWindow, parse_time
 
 Path_ = tuple[str | int, ...]
 
-TOP_KEYS = ("name", "ssh", "policy", "groups", "hosts", "checks", "service_checks", "vars")
+TOP_KEYS = ("name", "ssh", "policy", "groups", "hosts", "checks", "service_checks", "hooks", "notify", "vars")
+HOOK_KEYS = ("name", "command", "on", "timeout", "groups", "hosts")
+NOTIFY_KEYS = ("webhook", "events", "timeout")
+NOTIFY_EVENTS = ("pause", "failure", "window-wait", "complete")
+WINDOW_KEYS = ("days", "start", "end", "timezone")
 SSH_KEYS = ("user", "port", "known_hosts", "identity_files", "agent")
 HOST_KEYS = ("name", "address", "port", "user", "groups", "vars")
 GROUP_KEYS = ("hosts", "max_unavailable", "vars", "description")
@@ -51,6 +58,9 @@ POLICY_KEYS = (
     "max_uptime",
     "drift",
     "resume_grace",
+    "windows",
+    "max_reboots_per_hour",
+    "min_slice_gap",
 )
 ORDERS = ("inventory", "uptime", "risk")
 SECRET_KEYS = ("password", "passphrase", "ssh_password", "ansible_password", "ansible_ssh_pass")
@@ -99,6 +109,8 @@ class Inventory:
     checks: tuple[CheckSpec, ...] = ()
     service_checks: tuple[CheckSpec, ...] = ()
     ssh: SSHSettings = field(default_factory=SSHSettings)
+    hooks: tuple[HookSpec, ...] = ()
+    notify: NotifySettings | None = None
     content_hash: str = ""
     text: str = ""
 
@@ -111,6 +123,16 @@ class Inventory:
 
     def checks_for(self, host: Host) -> tuple[CheckSpec, ...]:
         return tuple(c for c in self.checks if c.applies_to(host))
+
+    def hooks_for(self, host: Host, phase: str) -> tuple[HookSpec, ...]:
+        return tuple(h for h in self.hooks if h.phase == phase and h.applies_to(host))
+
+
+@dataclass(frozen=True)
+class NotifySettings:
+    webhook: str
+    events: tuple[str, ...] = NOTIFY_EVENTS
+    timeout: float = 5.0
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -141,8 +163,9 @@ class _Doc:
             for key_node, value_node in node.value:
                 if key_node.tag == "tag:yaml.org,2002:merge":
                     raise self.error(path, "YAML merge keys (<<) are not supported here", line=key_node)
-                key = self._scalar(key_node, path)
-                if not isinstance(key, str | int | float | bool) or isinstance(key, bool):
+                # A key is a name: YAML 1.1 would read `on:` or `yes:` as a boolean; keep the text.
+                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else self._scalar(key_node, path)
+                if not isinstance(key, str | int | float):
                     raise self.error(path, "keys must be names", line=key_node)
                 key = str(key)
                 sub = (*path, key)
@@ -350,6 +373,8 @@ class _Loader:
         service_checks = self.checks(
             top.get("service_checks"), ("service_checks",), SERVICE_CHECK_KEYS, names, groups, hosts
         )
+        hooks = self.hooks(top.get("hooks"), names, groups)
+        notify = self.notify(top.get("notify"))
         name = top.get("name")
         inv_name = self.name(name, ("name",)) if name is not None else Path(self.doc.path).stem
         return Inventory(
@@ -361,6 +386,8 @@ class _Loader:
             checks=tuple(checks),
             service_checks=tuple(c for c in service_checks),
             ssh=ssh,
+            hooks=tuple(hooks),
+            notify=notify,
             content_hash=hashlib.sha256(text.encode()).hexdigest(),
             text=text,
         )
@@ -558,6 +585,16 @@ class _Loader:
                 kw[key] = self.duration(data[key], (*path, key), positive=key != "bake")
         if "max_uptime" in data:
             kw["max_uptime"] = self.duration(data["max_uptime"], (*path, "max_uptime"))
+        if "max_reboots_per_hour" in data:
+            kw["max_reboots_per_hour"] = self.integer(
+                data["max_reboots_per_hour"], (*path, "max_reboots_per_hour"), low=1
+            )
+        if "min_slice_gap" in data:
+            kw["min_slice_gap"] = self.duration(
+                data["min_slice_gap"], (*path, "min_slice_gap"), positive=False
+            )
+        if "windows" in data:
+            kw["windows"] = self.windows(data["windows"], (*path, "windows"))
         if "max_failures" in data:
             kw["max_failures"] = self.integer(data["max_failures"], (*path, "max_failures"), low=0)
         for key in ("reboot_command", "boot_id_command"):
@@ -597,6 +634,113 @@ class _Loader:
         if policy.poll_interval > policy.reboot_timeout:
             raise self.err((*path, "poll_interval"), "poll_interval is longer than reboot_timeout")
         return policy
+
+    def windows(self, value: Any, path: Path_) -> tuple[MaintenanceWindow, ...]:
+        from zoneinfo import ZoneInfoNotFoundError
+
+        items = value if isinstance(value, list) else [value]
+        out = []
+        for i, item in enumerate(items):
+            wpath = (*path, i) if isinstance(value, list) else path
+            body = self.mapping(item, wpath, WINDOW_KEYS)
+            for key in ("start", "end"):
+                if key not in body:
+                    raise self.err(wpath, f"a maintenance window needs '{key}' (a time of day such as 22:00)")
+            times = []
+            for key in ("start", "end"):
+                raw = body[key]
+                if isinstance(raw, int) and not isinstance(raw, bool):  # YAML 1.1 reads 22:00 as 1320
+                    raw = f"{raw // 60}:{raw % 60:02d}"
+                try:
+                    times.append(parse_time(str(raw)))
+                except ValueError as exc:
+                    raise self.err((*wpath, key), str(exc)) from None
+            days_raw = body.get("days", list(DAYS))
+            days_list = days_raw if isinstance(days_raw, list) else [days_raw]
+            days: set[int] = set()
+            for j, d in enumerate(days_list):
+                word = str(d).strip().lower()[:3]
+                if word not in DAYS:
+                    raise self.err(
+                        (*wpath, "days", j) if isinstance(days_raw, list) else (*wpath, "days"),
+                        f"expected a day such as mon or tuesday, got {d!r}",
+                    )
+                days.add(DAYS.index(word))
+            tz = str(body.get("timezone", "UTC"))
+            try:
+                ZoneInfo(tz)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise self.err(
+                    (*wpath, "timezone"), f"unknown time zone {tz!r} (expected e.g. Europe/Paris)"
+                ) from None
+            if times[0] == times[1]:
+                raise self.err(wpath, "a maintenance window must not start and end at the same time")
+            out.append(MaintenanceWindow(frozenset(days), times[0], times[1], tz))
+        return tuple(out)
+
+    def hooks(self, value: Any, names: set[str], groups: Mapping[str, Group]) -> list[HookSpec]:
+        path: Path_ = ("hooks",)
+        data = self.mapping(value, path, PHASES)
+        out: list[HookSpec] = []
+        for phase in PHASES:
+            items = data.get(phase)
+            if items is None:
+                continue
+            ppath = (*path, phase)
+            if not isinstance(items, list):
+                items = [items]
+            for i, item in enumerate(items):
+                hpath = (*ppath, i)
+                if isinstance(item, str):
+                    item = {"command": item}
+                body = self.mapping(item, hpath, HOOK_KEYS)
+                if "command" not in body:
+                    raise self.err(hpath, "a hook needs a 'command'")
+                where = body.get("on", "local")
+                if where not in ("local", "host"):
+                    raise self.err((*hpath, "on"), f"expected local or host, got {where!r}")
+                hgroups = self.str_list(body.get("groups"), (*hpath, "groups"), what="group names")
+                for j, g in enumerate(hgroups):
+                    if g not in groups:
+                        raise self.err((*hpath, "groups", j), f"unknown group {g!r}{did_you_mean(g, groups)}")
+                hhosts = self.str_list(body.get("hosts"), (*hpath, "hosts"), what="host names")
+                for j, h in enumerate(hhosts):
+                    if h not in names:
+                        raise self.err((*hpath, "hosts", j), f"unknown host {h!r}{did_you_mean(h, names)}")
+                out.append(
+                    HookSpec(
+                        name=self.name(body.get("name", f"{phase}-{i + 1}"), (*hpath, "name")),
+                        phase=phase,
+                        command=self.string(body["command"], (*hpath, "command"), what="a command"),
+                        where=where,
+                        timeout=self.duration(body.get("timeout", 60), (*hpath, "timeout")),
+                        groups=tuple(hgroups),
+                        hosts=tuple(hhosts),
+                    )
+                )
+        return out
+
+    def notify(self, value: Any) -> NotifySettings | None:
+        if value is None:
+            return None
+        path: Path_ = ("notify",)
+        body = self.mapping(value, path, NOTIFY_KEYS)
+        if "webhook" not in body:
+            raise self.err(path, "notify needs a 'webhook' URL")
+        url = self.string(body["webhook"], (*path, "webhook"), what="a URL")
+        if not re.match(r"https?://", url):
+            raise self.err((*path, "webhook"), "expected an http:// or https:// URL")
+        events = tuple(
+            self.str_list(body.get("events", list(NOTIFY_EVENTS)), (*path, "events"), what="events")
+        )
+        for i, e in enumerate(events):
+            if e not in NOTIFY_EVENTS:
+                raise self.err(
+                    (*path, "events", i),
+                    f"unknown event {e!r}{did_you_mean(e, NOTIFY_EVENTS)}; one of {', '.join(NOTIFY_EVENTS)}",
+                )
+        timeout = self.duration(body.get("timeout", 5), (*path, "timeout"))
+        return NotifySettings(url, events, timeout)
 
     def drift(self, value: Any, path: Path_) -> Any:
         from .drift import DriftPolicy

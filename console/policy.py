@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from .drift import DriftPolicy
+from .windows import MaintenanceWindow
 
 if TYPE_CHECKING:
     from .inventory import Inventory
@@ -58,6 +59,10 @@ class Policy:
     max_uptime: float | None = None
     drift: DriftPolicy = field(default_factory=DriftPolicy.default)
     resume_grace: float | None = None  # None = reboot_timeout
+    windows: tuple[MaintenanceWindow, ...] = ()
+    max_reboots_per_hour: int | None = None
+    min_slice_gap: float = 0.0
+    pace_window: float = 3600.0  # the "hour" of max_reboots_per_hour (scaled with --speed like any duration)
 
     DURATIONS = (
         "bake",
@@ -68,6 +73,8 @@ class Policy:
         "check_interval",
         "recheck_interval",
         "resume_grace",
+        "min_slice_gap",
+        "pace_window",
     )
 
     def scaled(self, speed: float) -> Policy:
@@ -99,6 +106,9 @@ class Policy:
             "order": self.order,
             "max_uptime": self.max_uptime,
             "resume_grace": self.resume_grace,
+            "windows": [w.describe() for w in self.windows],
+            "max_reboots_per_hour": self.max_reboots_per_hour,
+            "min_slice_gap": self.min_slice_gap,
         }
 
 

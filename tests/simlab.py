@@ -119,7 +119,7 @@ async def sim_roll(
     fleet = SimFleet(inv, tmp_path / "sim", faults=faults, boot_time=boot_time, seed=seed)
     await fleet.start()
     try:
-        twin = fleet.twin_inventory()
+        twin = fleet.twin_inventory(local_hooks=True)
         connector = Connector(
             SSHOptions(
                 known_hosts=twin.ssh.known_hosts,

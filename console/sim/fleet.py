@@ -224,6 +224,8 @@ class SimHost:
             return ExecResult(0), True
         if text == self.spec.boot_id_command.strip():
             return ExecResult(0, self.system.boot_id + "\n"), False
+        if text.startswith("env SLOWROLL_HOST="):  # a hook run on the host (console.hooks.remote_command)
+            return ExecResult(0, f"ok (simulated hook on {self.name})\n"), False
         if text in self.spec.check_commands:
             if "unhealthy" in self.spec.faults:
                 return ExecResult(1, "", f"simulated check failure on {self.name} (fault unhealthy)\n"), False
@@ -427,7 +429,7 @@ class SimFleet:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-    def twin_inventory(self, *, scale_policy: bool = True) -> Inventory:
+    def twin_inventory(self, *, scale_policy: bool = True, local_hooks: bool = False) -> Inventory:
         """The inventory with every host pointed at its simulated twin (and the policy scaled by speed)."""
         hosts = tuple(
             replace(h, address="127.0.0.1", port=self.hosts[h.name].port) for h in self.inventory.hosts
@@ -449,8 +451,25 @@ class SimFleet:
         # Service-level checks run as written when they stay on this machine; the others would reach the
         # real service, which a rehearsal must not touch.
         service = tuple(c.scaled(speed) for c in self.inventory.service_checks if _stays_local(c))
+        # Hooks change things (drain a load balancer...): in a rehearsal only those on the (simulated) host
+        # run, unless asked for.
+        hooks = tuple(h.scaled(speed) for h in self.inventory.hooks if local_hooks or h.where == "host")
+        notify = self.inventory.notify
+        if notify is not None and urllib.parse.urlsplit(notify.webhook).hostname not in (
+            "127.0.0.1",
+            "::1",
+            "localhost",
+        ):
+            notify = None
         return replace(
-            self.inventory, hosts=hosts, ssh=ssh, policy=policy, checks=checks, service_checks=service
+            self.inventory,
+            hosts=hosts,
+            ssh=ssh,
+            policy=policy,
+            checks=checks,
+            service_checks=service,
+            hooks=hooks,
+            notify=notify,
         )
 
 
@@ -458,7 +477,9 @@ def _stays_local(check: CheckSpec) -> bool:
     if check.kind == "command":
         return True
     target = check.command
-    host = urllib.parse.urlsplit(target).hostname if "://" in target else target.rpartition(":")[0].strip("[]")
+    host = (
+        urllib.parse.urlsplit(target).hostname if "://" in target else target.rpartition(":")[0].strip("[]")
+    )
     return host in ("127.0.0.1", "::1", "localhost")
 
 

@@ -67,9 +67,12 @@ def twin_yaml(fleet: SimFleet) -> str:
     if not policy.get("canaries"):
         policy.pop("canaries", None)
     policy.pop("max_uptime", None) if policy.get("max_uptime") is None else None
-    drift = (raw.get("policy") or {}).get("drift")
-    if drift is not None:
-        policy["drift"] = drift
+    policy.pop("windows", None)
+    policy.pop("pace_window", None)
+    for key in ("drift", "windows"):  # written as in the original (they are not durations to scale)
+        value = (raw.get("policy") or {}).get(key)
+        if value is not None:
+            policy[key] = value
     data: dict[str, Any] = {
         "name": inv.name,
         "ssh": {
@@ -89,6 +92,13 @@ def twin_yaml(fleet: SimFleet) -> str:
         },
         "hosts": {h.name: {"address": h.address, "port": h.port} for h in inv.hosts},
     }
+    hooks: dict[str, list[dict[str, Any]]] = {}
+    for h in inv.hooks:  # only hooks on the (simulated) host: see SimFleet.twin_inventory
+        hooks.setdefault(h.phase, []).append(
+            {"name": h.name, "command": h.command, "on": h.where, "timeout": h.timeout}
+        )
+    if hooks:
+        data["hooks"] = hooks
     if raw.get("vars"):
         data["vars"] = raw["vars"]
     for key, checks in (("checks", inv.checks), ("service_checks", inv.service_checks)):
