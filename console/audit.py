@@ -95,7 +95,7 @@ async def audit_host(
 ) -> HostAudit:
     policy = inventory.policy
     started = time.monotonic()
-    target = SSHTarget(host.name, host.address, host.port, host.user)
+    target = SSHTarget(host.name, host.address, host.port, host.user, host.explicit)
     try:
         session = await connector.connect(target, timeout=policy.connect_timeout)
     except SSHError as exc:

@@ -78,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument(
             "--state", metavar="DIR", help="where rolls are journaled (default: user state folder)"
         )
+        sp.add_argument("--ssh-config", metavar="FILE", help="ssh config to honour (default ~/.ssh/config)")
         sp.add_argument(
             "--discard-unfinished",
             action="store_true",
@@ -127,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--json", action="store_true")
     audit.add_argument("--all", action="store_true", help="also list hosts without findings")
     audit.add_argument("--accept-new", action="store_true")
+    audit.add_argument("--ssh-config", metavar="FILE", help="ssh config to honour (default ~/.ssh/config)")
     audit.add_argument("--state", metavar="DIR", help="history for uptime-debt when uptime is unknown")
 
     resume = sub.add_parser(
@@ -145,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="take over the lock of a console on another machine known to be gone",
     )
     resume.add_argument("--accept-new", action="store_true")
+    resume.add_argument("--ssh-config", metavar="FILE", help="ssh config to honour (default ~/.ssh/config)")
 
     history = sub.add_parser("history", help="past rolls, and the last good reboot of each host")
     history.add_argument("--host", metavar="NAME")
@@ -409,8 +412,18 @@ async def _roll(
         if lock is not None:
             lock.set_roll(roll_id)
         history = journal.last_reboot_times([h.name for h in target.hosts])
-        engine = Engine(target, _connector(target, args), journal=journal, history=history)
-        code = await _face(engine, args, simulated=simulate, speed=speed, roll_id=roll_id)
+        connector = _connector(target, args, simulated=simulate)
+        engine = Engine(
+            target,
+            connector,
+            journal=journal,
+            history=history,
+            typical_cycle=journal.typical_cycle(inventory_key_of(target)),
+        )
+        try:
+            code = await _face(engine, args, simulated=simulate, speed=speed, roll_id=roll_id)
+        finally:
+            await connector.close()
         if simulate and not engine.state.final:
             journal.set_roll_state("abandoned", "the simulated fleet ended with the console")
         return code
@@ -422,15 +435,25 @@ async def _roll(
         journal.close()
 
 
-def _connector(target: Any, args: argparse.Namespace) -> Any:
+def _connector(target: Any, args: argparse.Namespace, *, simulated: bool = False) -> Any:
     from .ssh import Connector, SSHOptions
+    from .sshconfig import SSHConfig, default_config
 
+    config = None
+    if not simulated:  # simulated twins live on loopback: the user's ssh config must not redirect them
+        chosen = getattr(args, "ssh_config", None) or target.ssh.config
+        config = SSHConfig(chosen) if chosen else default_config()
+        for warning in config.unsupported if config else []:
+            print(f"slowroll: warning: {warning}", file=sys.stderr)
     return Connector(
         SSHOptions(
             known_hosts=target.ssh.known_hosts,
             accept_new=getattr(args, "accept_new", False),
             identity_files=target.ssh.identity_files,
             agent=target.ssh.agent,
+            config=config,
+            known_hosts_explicit=target.ssh.known_hosts is not None,
+            identity_files_explicit=bool(target.ssh.identity_files),
         )
     )
 
@@ -445,6 +468,10 @@ async def _face(engine: Any, args: argparse.Namespace, *, simulated: bool, speed
     from .tui.app import run_console
 
     return await run_console(engine, simulated=simulated, speed=speed)
+
+
+def inventory_key_of(inv: Any) -> str:
+    return _inventory_key(inv.path)
 
 
 def _inventory_key(path: str) -> str:
@@ -519,7 +546,14 @@ async def _resume(
         lock.acquire(roll.id, break_lock=args.break_lock)
         journal.attach(roll.id, inventory=inv if changed else None)
         history = journal.last_reboot_times([h.name for h in inv.hosts])
-        engine = Engine(inv, _connector(inv, args), journal=journal, history=history)
+        connector = _connector(inv, args)
+        engine = Engine(
+            inv,
+            connector,
+            journal=journal,
+            history=history,
+            typical_cycle=journal.typical_cycle(inventory_key_of(inv)),
+        )
         engine.restore(
             journal.hosts(roll.id),
             state=state(roll.state),
@@ -535,7 +569,10 @@ async def _resume(
         )
         if (args.headless or args.json) and engine.state in (state.PAUSED, state.PAUSING):
             engine.resume(why="slowroll resume")
-        return await _face(engine, args, simulated=False, speed=1.0, roll_id=roll.id)
+        try:
+            return await _face(engine, args, simulated=False, speed=1.0, roll_id=roll.id)
+        finally:
+            await connector.close()
     finally:
         lock.release()
         journal.close()
@@ -574,7 +611,11 @@ async def _audit(inv: Any, work: Path, args: argparse.Namespace, faults: dict[st
         else:
             target = inv
         history = journal.last_reboot_times([h.name for h in target.hosts])
-        result = await audit_fleet(target, _connector(target, args), history=history)
+        connector = _connector(target, args, simulated=args.sim)
+        try:
+            result = await audit_fleet(target, connector, history=history)
+        finally:
+            await connector.close()
     finally:
         journal.close()
         if fleet is not None:

@@ -687,7 +687,7 @@ class Engine:
     # One host's cycle
 
     def _target(self, host: Host) -> SSHTarget:
-        return SSHTarget(host.name, host.address, host.port, host.user)
+        return SSHTarget(host.name, host.address, host.port, host.user, host.explicit)
 
     async def _connect(self, run: HostRun) -> HostSession:
         return await self.connector.connect(self._target(run.host), timeout=self.policy.connect_timeout)

@@ -33,7 +33,7 @@ HOOK_KEYS = ("name", "command", "on", "timeout", "groups", "hosts")
 NOTIFY_KEYS = ("webhook", "events", "timeout")
 NOTIFY_EVENTS = ("pause", "failure", "window-wait", "complete")
 WINDOW_KEYS = ("days", "start", "end", "timezone")
-SSH_KEYS = ("user", "port", "known_hosts", "identity_files", "agent")
+SSH_KEYS = ("user", "port", "known_hosts", "identity_files", "agent", "config")
 HOST_KEYS = ("name", "address", "port", "user", "groups", "vars")
 GROUP_KEYS = ("hosts", "max_unavailable", "vars", "description")
 _CHECK_COMMON = ("name", "timeout", "retries", "retry_delay", "initial_delay", "status", "body", "insecure")
@@ -76,6 +76,7 @@ class Host:
     groups: tuple[str, ...] = ()
     vars: Mapping[str, Any] = field(default_factory=dict)
     line: int | None = None
+    explicit: frozenset[str] = frozenset()  # address/port/user written in the inventory (beat the ssh config)
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,8 @@ class SSHSettings:
     known_hosts: str | None = None  # None: ~/.ssh/known_hosts
     identity_files: tuple[str, ...] = ()
     agent: bool = True
+    config: str | None = None  # an ssh config file (default: ~/.ssh/config when it exists)
+    port_set: bool = False
 
 
 @dataclass(frozen=True)
@@ -164,7 +167,9 @@ class _Doc:
                 if key_node.tag == "tag:yaml.org,2002:merge":
                     raise self.error(path, "YAML merge keys (<<) are not supported here", line=key_node)
                 # A key is a name: YAML 1.1 would read `on:` or `yes:` as a boolean; keep the text.
-                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else self._scalar(key_node, path)
+                key = (
+                    key_node.value if isinstance(key_node, yaml.ScalarNode) else self._scalar(key_node, path)
+                )
                 if not isinstance(key, str | int | float):
                     raise self.error(path, "keys must be names", line=key_node)
                 key = str(key)
@@ -412,7 +417,12 @@ class _Loader:
         agent = data.get("agent", True)
         if not isinstance(agent, bool):
             raise self.err((*path, "agent"), f"expected true or false, got {_kind(agent)}")
-        return SSHSettings(user, port, known_path, tuple(ids), agent)
+        config = None
+        if data.get("config") is not None:
+            config = str(
+                self.resolve_path(self.string(data["config"], (*path, "config"), what="a file path"))
+            )
+        return SSHSettings(user, port, known_path, tuple(ids), agent, config, "port" in data)
 
     def resolve_path(self, text: str) -> Path:
         p = Path(os.path.expanduser(text))
@@ -511,7 +521,23 @@ class _Loader:
                         f"unknown group {g!r}{did_you_mean(g, group_specs)}; declare groups under 'groups'",
                     )
             hvars = self.vars(body.get("vars"), (*hpath, "vars"))
-            hosts.append(Host(hname, address, port, user, tuple(groups), hvars, self.doc.line(hpath)))
+            explicit = {k for k in ("address", "port", "user") if body.get(k) is not None}
+            if ssh.port_set:
+                explicit.add("port")
+            if ssh.user is not None:
+                explicit.add("user")
+            hosts.append(
+                Host(
+                    hname,
+                    address,
+                    port,
+                    user,
+                    tuple(groups),
+                    hvars,
+                    self.doc.line(hpath),
+                    frozenset(explicit),
+                )
+            )
         return hosts
 
     def resolve_groups(self, specs: Mapping[str, Mapping[str, Any]], hosts: list[Host]) -> dict[str, Group]:
@@ -548,7 +574,7 @@ class _Loader:
             for g in member_of:
                 merged.update(groups[g].vars)
             merged.update(h.vars)
-            out.append(Host(h.name, h.address, h.port, h.user, member_of, merged, h.line))
+            out.append(Host(h.name, h.address, h.port, h.user, member_of, merged, h.line, h.explicit))
         return out
 
     def policy(self, value: Any, names: set[str], groups: Mapping[str, Group], total: int) -> Policy:

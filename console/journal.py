@@ -630,6 +630,15 @@ class Journal:
                 out[r["host"]] = r["healthy_at"]
         return out
 
+    def typical_cycle(self, key: str, *, last: int = 50) -> float | None:
+        """Mean time from reboot intent to healthy over this inventory's last good reboots (for windows)."""
+        rows = self.db.execute(
+            "SELECT healthy_at - at FROM reboots WHERE inventory_key = ? ORDER BY id DESC LIMIT ?",
+            (key, last),
+        ).fetchall()
+        values = [r[0] for r in rows if r[0] is not None and r[0] >= 0]
+        return sum(values) / len(values) if values else None
+
     def integrity(self) -> str:
         return str(self.db.execute("PRAGMA integrity_check").fetchone()[0])
 

@@ -21,6 +21,7 @@ from typing import Any
 import asyncssh
 
 from .facts import CommandResult
+from .sshconfig import Jump, SSHConfig
 
 __all__ = [
     "CommandResult",
@@ -63,6 +64,7 @@ class SSHTarget:
     address: str
     port: int = 22
     user: str | None = None
+    explicit: frozenset[str] = frozenset()  # what the inventory set itself (wins over the ssh config)
 
     @property
     def where(self) -> str:
@@ -77,6 +79,26 @@ class SSHOptions:
     agent: bool = True
     keepalive_interval: float = 15.0
     max_connections: int = 256
+    config: SSHConfig | None = None  # ~/.ssh/config or --ssh-config: HostName, User, Port, IdentityFile...
+    known_hosts_explicit: bool = False  # known_hosts came from the inventory: it wins over UserKnownHostsFile
+    identity_files_explicit: bool = False
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where and how to reach a target once the ssh config has had its say."""
+
+    hostname: str
+    port: int
+    user: str | None
+    identity_files: tuple[str, ...]
+    known_hosts: KnownHosts
+    jumps: tuple[Jump, ...] = ()
+
+    @property
+    def where(self) -> str:
+        via = f" via {', '.join(str(j) for j in self.jumps)}" if self.jumps else ""
+        return f"{self.hostname}:{self.port}{via}"
 
 
 def known_hosts_entry_name(address: str, port: int) -> str:
@@ -212,7 +234,47 @@ class Connector:
     def __init__(self, options: SSHOptions | None = None) -> None:
         self.options = options or SSHOptions()
         self.known_hosts = KnownHosts(self.options.known_hosts)
+        self._known_files: dict[str, KnownHosts] = {}
         self._slots = asyncio.Semaphore(self.options.max_connections)
+        self._jumps: dict[tuple[str, int, str | None], asyncssh.SSHClientConnection] = {}
+        self._jump_locks: dict[tuple[str, int, str | None], asyncio.Lock] = {}
+        self.jump_connections_opened = 0
+
+    def route(self, target: SSHTarget) -> Route:
+        """Apply the ssh config (if any) to a target; what the inventory set explicitly wins."""
+        cfg = self.options.config.lookup(target.address) if self.options.config else None
+        hostname = target.address
+        port = target.port
+        user = target.user
+        ids = self.options.identity_files
+        known = self.known_hosts
+        jumps: tuple[Jump, ...] = ()
+        if cfg is not None:
+            hostname = cfg.hostname or target.address
+            if cfg.port is not None and "port" not in target.explicit:
+                port = cfg.port
+            if cfg.user is not None and "user" not in target.explicit:
+                user = cfg.user
+            if cfg.identity_files and not self.options.identity_files_explicit:
+                ids = cfg.identity_files
+            if cfg.known_hosts and not self.options.known_hosts_explicit:
+                known = self._known_file(cfg.known_hosts[0])
+            jumps = cfg.proxy_jump
+        return Route(hostname, port, user, ids, known, jumps)
+
+    def _known_file(self, path: str) -> KnownHosts:
+        if path not in self._known_files:
+            self._known_files[path] = KnownHosts(path)
+        return self._known_files[path]
+
+    async def close(self) -> None:
+        """Close the shared jump-host connections."""
+        conns, self._jumps = list(self._jumps.values()), {}
+        for conn in conns:
+            conn.close()
+        for conn in conns:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(conn.wait_closed(), 2)
 
     async def connect(self, target: SSHTarget, *, timeout: float) -> HostSession:
         await self._slots.acquire()
@@ -231,9 +293,9 @@ class Connector:
             raise
         return HostSession(target, conn, release)
 
-    def _common(self, target: SSHTarget, timeout: float) -> dict[str, Any]:
+    def _common(self, route: Route, timeout: float) -> dict[str, Any]:
         opts: dict[str, Any] = {
-            "port": target.port,
+            "port": route.port,
             "connect_timeout": timeout,
             "login_timeout": timeout,
             "keepalive_interval": self.options.keepalive_interval,
@@ -242,86 +304,130 @@ class Connector:
             "password": None,
             "kbdint_auth": False,
             "password_auth": False,
-            "config": None,
+            "config": None,  # the ssh config was applied by route(): asyncssh must not apply it again
             "encoding": None,
         }
-        if target.user:
-            opts["username"] = target.user
-        if self.options.identity_files:
-            opts["client_keys"] = list(self.options.identity_files)
+        if route.user:
+            opts["username"] = route.user
+        if route.identity_files:
+            opts["client_keys"] = list(route.identity_files)
         if not self.options.agent:
             opts["agent_path"] = None
         return opts
 
     async def _open(self, target: SSHTarget, *, timeout: float) -> asyncssh.SSHClientConnection:
-        known = self.known_hosts.has_entry(target.address, target.port)
-        opts = self._common(target, timeout)
+        route = self.route(target)
+        tunnel = await self._jump_chain(target, route, timeout) if route.jumps else None
+        return await self._connect_one(target.name, route, timeout, tunnel)
+
+    async def _jump_chain(
+        self, target: SSHTarget, route: Route, timeout: float
+    ) -> asyncssh.SSHClientConnection:
+        """One shared connection per jump host (ProxyJump), opened once and reused for every host."""
+        tunnel: asyncssh.SSHClientConnection | None = None
+        for jump in route.jumps:
+            jump_target = SSHTarget(
+                f"jump host {jump}",
+                jump.host,
+                jump.port or 22,
+                jump.user,
+                frozenset(k for k, v in (("port", jump.port), ("user", jump.user)) if v is not None),
+            )
+            jroute = self.route(jump_target)
+            jroute = Route(
+                jroute.hostname, jroute.port, jroute.user, jroute.identity_files, jroute.known_hosts
+            )
+            key = (jroute.hostname, jroute.port, jroute.user)
+            lock = self._jump_locks.setdefault(key, asyncio.Lock())
+            async with lock:
+                conn = self._jumps.get(key)
+                if conn is None or conn.is_closed():
+                    try:
+                        conn = await self._connect_one(jump_target.name, jroute, timeout, tunnel)
+                    except SSHError as exc:
+                        raise SSHError(exc.kind, f"{target.name}: cannot reach it through {exc}") from exc
+                    self._jumps[key] = conn
+                    self.jump_connections_opened += 1
+            tunnel = conn
+        assert tunnel is not None
+        return tunnel
+
+    async def _connect_one(
+        self, name: str, route: Route, timeout: float, tunnel: asyncssh.SSHClientConnection | None
+    ) -> asyncssh.SSHClientConnection:
+        known_hosts = route.known_hosts
+        known = known_hosts.has_entry(route.hostname, route.port)
+        opts = self._common(route, timeout)
+        if tunnel is not None:
+            opts["tunnel"] = tunnel
         recorder: _RecordingClient | None = None
         if known:
-            opts["known_hosts"] = self.known_hosts.known_hosts_arg()
+            opts["known_hosts"] = known_hosts.known_hosts_arg()
         else:
             recorder = _RecordingClient(accept=self.options.accept_new)
             opts["known_hosts"] = b""
             opts["client_factory"] = lambda: recorder
+        where = route.where
         try:
             # asyncio.timeout, not wait_for: no inner task whose late exception would go unretrieved
             async with asyncio.timeout(timeout + 1):
-                conn = await asyncssh.connect(target.address, **opts)
+                conn = await asyncssh.connect(route.hostname, **opts)
         except asyncssh.HostKeyNotVerifiable as exc:
-            raise self._host_key_error(target, known, recorder) from exc
+            raise self._host_key_error(name, route, known, recorder) from exc
         except asyncssh.KeyExchangeFailed as exc:
             if known:
-                raise self._host_key_error(target, True, None) from exc
-            raise SSHError(
-                PROTOCOL, f"{target.name} ({target.where}): key exchange failed: {exc.reason}"
-            ) from exc
+                raise self._host_key_error(name, route, True, None) from exc
+            raise SSHError(PROTOCOL, f"{name} ({where}): key exchange failed: {exc.reason}") from exc
         except asyncssh.PermissionDenied as exc:
-            user = target.user or os.environ.get("USER", "")
+            user = route.user or os.environ.get("USER", "")
             raise SSHError(
                 AUTH,
-                f"{target.name} ({target.where}): authentication failed for user {user!r}: the host refused "
+                f"{name} ({where}): authentication failed for user {user!r}: the host refused "
                 "every key offered (check identity_files / ssh-agent and the host's authorized_keys)",
             ) from exc
         except TimeoutError as exc:
-            raise SSHError(
-                TIMEOUT, f"{target.name} ({target.where}): no SSH answer within {timeout:g}s"
-            ) from exc
+            raise SSHError(TIMEOUT, f"{name} ({where}): no SSH answer within {timeout:g}s") from exc
         except asyncssh.DisconnectError as exc:
+            raise SSHError(UNREACHABLE, f"{name} ({where}): disconnected: {exc.reason}") from exc
+        except asyncssh.ChannelOpenError as exc:
             raise SSHError(
-                UNREACHABLE, f"{target.name} ({target.where}): disconnected: {exc.reason}"
+                UNREACHABLE, f"{name} ({where}): the jump host could not connect: {exc.reason}"
             ) from exc
         except ConnectionRefusedError as exc:
-            raise SSHError(UNREACHABLE, f"{target.name} ({target.where}): connection refused") from exc
+            raise SSHError(UNREACHABLE, f"{name} ({where}): connection refused") from exc
         except (ConnectionError, OSError, asyncssh.ConnectionLost) as exc:
-            raise SSHError(UNREACHABLE, f"{target.name} ({target.where}): {_reason(exc)}") from exc
+            raise SSHError(UNREACHABLE, f"{name} ({where}): {_reason(exc)}") from exc
         if recorder is not None and self.options.accept_new:
             key = conn.get_server_host_key()
             if key is not None:
-                self.known_hosts.add(target.address, target.port, key)
+                known_hosts.add(route.hostname, route.port, key)
         return conn
 
-    def _host_key_error(self, target: SSHTarget, known: bool, recorder: _RecordingClient | None) -> SSHError:
-        entry = known_hosts_entry_name(target.address, target.port)
+    def _host_key_error(
+        self, name: str, route: Route, known: bool, recorder: _RecordingClient | None
+    ) -> SSHError:
+        entry = known_hosts_entry_name(route.hostname, route.port)
+        path = route.known_hosts.path
+        where = route.where
         if known:
             return SSHError(
                 HOSTKEY_CHANGED,
-                f"{target.name} ({target.where}): HOST KEY CHANGED — possible impersonation "
+                f"{name} ({where}): HOST KEY CHANGED — possible impersonation "
                 f"(man-in-the-middle) or a reinstalled host. The key offered does not match {entry} in "
-                f"{self.known_hosts.path}. Refused. If the change is expected, verify the new key out of band, "
-                f"remove the old entry (ssh-keygen -R {shlex.quote(entry)} -f {self.known_hosts.path}) and "
-                "connect again.",
+                f"{path}. Refused. If the change is expected, verify the new key out of band, "
+                f"remove the old entry (ssh-keygen -R {shlex.quote(entry)} -f {path}) and connect again.",
             )
         fp = ""
         if recorder is not None and recorder.offered is not None:
             fp = (
                 f" It offered {recorder.offered.algorithm.decode()} key {recorder.offered.get_fingerprint()}."
             )
-        port_opt = f"-p {target.port} " if target.port != 22 else ""
+        port_opt = f"-p {route.port} " if route.port != 22 else ""
         return SSHError(
             HOSTKEY_UNKNOWN,
-            f"{target.name} ({target.where}): unknown host key: no entry for {entry} in "
-            f"{self.known_hosts.path}.{fp} Refused (strict host key checking). To trust it, verify the "
-            f"fingerprint and add it: ssh-keyscan {port_opt}{target.address} >> {self.known_hosts.path} — or "
+            f"{name} ({where}): unknown host key: no entry for {entry} in "
+            f"{path}.{fp} Refused (strict host key checking). To trust it, verify the "
+            f"fingerprint and add it: ssh-keyscan {port_opt}{route.hostname} >> {path} — or "
             "rerun with --accept-new to record keys of hosts seen for the first time.",
         )
 

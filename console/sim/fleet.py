@@ -117,6 +117,7 @@ class SimHostSpec:
     reboot_command: str = "systemctl reboot"
     boot_id_command: str = "cat /proc/sys/kernel/random/boot_id"
     reboot_timeout: float = 600.0  # real seconds, for slow-boot
+    bastion: bool = False  # forwards SSH connections to other simulated hosts (ProxyJump)
 
 
 class _Server(asyncssh.SSHServer):
@@ -127,10 +128,18 @@ class _Server(asyncssh.SSHServer):
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
         self.conn = conn
         self.host.connections.add(conn)
+        self.host.accepted += 1
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.conn is not None:
             self.host.connections.discard(self.conn)
+
+    def connection_requested(self, dest_host: str, dest_port: int, orig_host: str, orig_port: int) -> bool:
+        """A jump host forwards to loopback only (the simulated fleet), and counts what it forwards."""
+        if not self.host.spec.bastion or dest_host not in ("127.0.0.1", "localhost"):
+            return False
+        self.host.forwarded += 1
+        return True
 
 
 class SimHost:
@@ -160,6 +169,8 @@ class SimHost:
         self.reboots = 0
         self.flap = 0
         self.commands = 0
+        self.forwarded = 0
+        self.accepted = 0
         self._rebooting = False
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -314,6 +325,7 @@ class SimFleet:
         seed: int | None = None,
         boot_time: float = DEFAULT_BOOT_TIME,
         base_port: int | None = None,
+        bastion: bool = False,
     ) -> None:
         self.inventory = inventory
         self.workdir = Path(workdir)
@@ -323,6 +335,7 @@ class SimFleet:
         self.rng = random.Random(seed)
         self.boot_time = boot_time
         self.base_port = base_port
+        self.bastion = bastion
         self.hosts: dict[str, SimHost] = {}
         self.ledger: list[LedgerEntry] = []
         self.ledger_path = self.workdir / "ledger.jsonl"
@@ -404,6 +417,7 @@ class SimFleet:
                 reboot_command=policy.reboot_command,
                 boot_id_command=policy.boot_id_command,
                 reboot_timeout=policy.reboot_timeout / self.speed,
+                bastion=self.bastion,
             )
             sim = SimHost(spec, self, random.Random(self.rng.random()))
             self.hosts[host.name] = sim
