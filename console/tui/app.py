@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import signal
 import sys
 from collections.abc import Iterable, Mapping
@@ -18,6 +19,8 @@ from textual import events
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
+from textual.css.query import NoMatches
+from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Input, Static
 
@@ -62,6 +65,19 @@ ROLL_ACTIONS = ("start", "pause", "resume", "abort", "skip", "retry")
 MAIN_ONLY = ("detail", "filter", "follow", "log_scope", "density", "skip", "retry")
 
 
+class FilterInput(Input):
+    """The filter line: typing filters live, enter keeps the filter, escape clears it."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "clear filter")]
+
+    class Cancelled(Message):
+        pass
+
+    def action_cancel(self) -> None:
+        self.value = ""
+        self.post_message(self.Cancelled())
+
+
 class SlowrollApp(App[int]):
     """The console. Build it with an engine; ``await app.run_async()``; then ``await app.settle_roll()``."""
 
@@ -96,8 +112,13 @@ class SlowrollApp(App[int]):
         speed: float = 1.0,
         clock: Clock | None = None,
         env: Mapping[str, str] | None = None,
+        theme: str | None = None,
+        drive: bool = True,
     ) -> None:
+        """``env`` replaces os.environ for finding the config folder; ``theme`` overrides the remembered one
+        (without remembering it); ``drive=False`` never runs the engine (a staged scene, for snapshots)."""
         super().__init__()
+        self.drive = drive
         self.engine = engine
         self.simulated = simulated
         self.speed = speed
@@ -105,7 +126,7 @@ class SlowrollApp(App[int]):
         self.env = env
         self.themes: ThemeSet = load_themes(env)
         self.settings = Settings.load(settings_path(env))
-        wanted = self.settings.theme or DEFAULT_THEME
+        wanted = theme or self.settings.theme or DEFAULT_THEME
         self._startup_notes: list[str] = list(self.themes.problems)
         if self.settings.problem:
             self._startup_notes.append(self.settings.problem)
@@ -131,14 +152,17 @@ class SlowrollApp(App[int]):
         self._last_active: str | None = None
         self._bindings_sig: object = None
         self._status_cache: dict[str, object] = {}
+        self._status_lines: dict[str, int] = {}
         self._filter_before = ""
-        self._unsubscribe = engine.subscribe(self._on_event)
+        self._unsubscribe = engine.subscribe(self.handle_engine_event)
         names = [h.name for h in engine.inventory.hosts]
         self.grid = FleetGrid(engine, self.console_theme, id="grid")
         self.log_pane = LogPane(
             self.console_theme, self.clock, host_width=max((len(n) for n in names), default=8), id="log"
         )
         self.key_presses = 0
+        self._mounted = False
+        self._ticks = 0
 
     # ------------------------------------------------------------------------------------------------
     # Layout
@@ -154,8 +178,8 @@ class SlowrollApp(App[int]):
             with VerticalScroll(id="plan"):
                 yield Static(id="plan-text")
             yield self.log_pane
-        yield Input(
-            placeholder="filter: name, group or state (fail, reb, web …); enter keeps, esc clears",
+        yield FilterInput(
+            placeholder="filter: name, group or state (fail, reb, web …); enter keeps it, esc clears it",
             id="filter",
         )
         yield KeyBar(id="keys")
@@ -165,11 +189,12 @@ class SlowrollApp(App[int]):
         ready = self.engine.state is RollState.READY
         self.query_one("#plan").display = ready
         self.log_pane.display = not ready
-        self.query_one("#plan-text", Static).update(plan_text(self.engine, self.console_theme))
+        self._update_plan()
         self.grid.focus()
         self._size_lower()
         self._refresh_status(force=True)
         self.set_interval(TICK, self._tick)
+        self._mounted = True
         for note in self._startup_notes:
             self.notify(note, title="settings", severity="warning", timeout=12)
         if (
@@ -180,28 +205,47 @@ class SlowrollApp(App[int]):
             # Built over a roll that is already under way (resumed): drive it.
             self._launch()
 
+    def on_unmount(self) -> None:
+        self._mounted = False
+
     def on_resize(self, event: events.Resize) -> None:
+        self._status_lines.clear()
+        self._update_plan()
         self._size_lower()
         self._refresh_status(force=True)
 
+    def _update_plan(self) -> None:
+        """The plan on the first screen; the reason of each slice only where it fits on the line."""
+        wide = (self.size.width or 80) >= 110
+        self.query_one("#plan-text", Static).update(plan_text(self.engine, self.console_theme, reasons=wide))
+
     def _size_lower(self) -> None:
-        """The log gets what the grid does not need (at least 7 rows, or 30% on a tall terminal)."""
+        """The log (or the plan) gets what the grid does not need: at least 7 rows, 30% on a tall terminal."""
         width, height = self.size
         least = 7 if height < 32 else max(9, int(height * 0.3))
-        fixed = 3 + 2 + 1 + 1 + 1  # header, banner, counts, selection, footer
-        spare = height - fixed - self.grid.rows_needed(max(10, width - 3)) - 1
-        self.query_one("#lower").styles.height = max(least, spare)
+        header = max(2, self.query_one("#header").outer_size.height)
+        banner = max(1, self.query_one("#banner").outer_size.height)
+        fixed = header + banner + 1 + 1 + 1  # counts, selection, footer
+        spare = height - fixed - self.grid.rows_needed(max(10, width - 3))
+        want = max(least, spare)
+        lower = self.query_one("#lower")
+        if lower.styles.height is None or lower.styles.height.value != want:
+            lower.styles.height = want
 
     # ------------------------------------------------------------------------------------------------
     # Engine events: mark dirty, never redraw here
 
-    def _on_event(self, event: Event) -> None:
-        self.grid.mark_dirty()
+    def handle_engine_event(self, event: Event) -> None:
+        if isinstance(event, HostStateChanged):
+            self.grid.mark_dirty(event.host)
         self.log_pane.add(entries_for(event))
         if isinstance(event, HostStateChanged) and event.new.in_flight:
             self._last_active = event.host
         elif isinstance(event, RollStateChanged):
-            self._status_cache.clear()
+            # The roll's state is shown at once (not at the next tick): PAUSING must never lag.
+            if self._mounted and self.is_running:
+                with contextlib.suppress(NoMatches):
+                    self._refresh_status(force=True)
             if event.automatic and event.new is RollState.PAUSING:
                 self.bell()
                 self.notify(
@@ -214,6 +258,17 @@ class SlowrollApp(App[int]):
             self.result = event
 
     def _tick(self) -> None:
+        if not self._mounted or not self.screen_stack:
+            return
+        try:
+            self._tick_once()
+        except NoMatches:  # the app is closing: its widgets are already gone
+            return
+
+    def _tick_once(self) -> None:
+        self._ticks += 1
+        if self._ticks % 10 == 0:
+            self.grid.mark_dirty()  # once a second, everything: a safety net, cheap enough
         self.grid.tick()
         self.log_pane.tick()
         if self.follow:
@@ -222,6 +277,7 @@ class SlowrollApp(App[int]):
                 self.grid.select(target)
         self._refresh_status()
         self.refresh_keys()
+        self._size_lower()
         if isinstance(self.screen, HostDetail):
             self.screen.update_detail()
         if self.quitting and self._settled():
@@ -312,10 +368,18 @@ class SlowrollApp(App[int]):
             bar.refresh_keys()
 
     def _update(self, widget_id: str, content: Text) -> None:
-        if self._status_cache.get(widget_id) == content:
+        """Show ``content`` if it changed; a new layout only when its height may change (layout makes
+        the whole screen render again, which is what costs with thousands of tiles)."""
+        old = self._status_cache.get(widget_id)
+        if old == content:
             return
         self._status_cache[widget_id] = content
-        self.query_one(f"#{widget_id}", Static).update(content)
+        widget = self.query_one(f"#{widget_id}", Static)
+        width = max(1, widget.content_region.width or (self.size.width - 2))
+        lines = len(content.wrap(self.console, width)) if widget_id in ("header", "banner") else 1
+        layout = self._status_lines.get(widget_id) != lines
+        self._status_lines[widget_id] = lines
+        widget.update(content, layout=layout)
 
     def on_fleet_grid_cursor_moved(self, message: FleetGrid.CursorMoved) -> None:
         if message.by_operator and self.follow:
@@ -437,6 +501,8 @@ class SlowrollApp(App[int]):
         self.push_screen(Confirm("Start the roll?", body, yes="start rebooting", no="not now"), answered)
 
     def _launch(self) -> None:
+        if not self.drive:
+            return
         self.roll_task = asyncio.ensure_future(self._drive())
         self.roll_task.set_name("slowroll console: engine.run")
 
@@ -537,6 +603,10 @@ class SlowrollApp(App[int]):
         self.grid.set_filter(text.strip(), predicate)
         self._refresh_status()
 
+    def on_filter_input_cancelled(self, event: FilterInput.Cancelled) -> None:
+        self.apply_filter("")
+        self._close_filter()
+
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "filter":
             self.apply_filter(event.value)
@@ -586,7 +656,7 @@ class SlowrollApp(App[int]):
         self.theme = theme.textual_name
         self.grid.set_console_theme(theme)
         self.log_pane.set_console_theme(theme)
-        self.query_one("#plan-text", Static).update(plan_text(self.engine, theme))
+        self._update_plan()
         for screen in self.screen_stack:
             if isinstance(screen, HostDetail):
                 screen.console_theme = theme
@@ -775,9 +845,22 @@ class SlowrollApp(App[int]):
         self.call_later(self.run_action, action)
 
 
+def freeze_heap() -> None:
+    """Keep full garbage collections short while the console runs.
+
+    Everything built before the console starts (the inventory, thousands of host records and SSH objects,
+    the simulator's servers in a demo) lives as long as the process. Left in the collector's care, each
+    full collection walks all of it: with 2,000 simulated hosts that froze the event loop for 0.2–0.4 s
+    at a time, and a key press waited behind it. ``gc.freeze()`` moves them out of the collector's view.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 async def run_console(engine: Engine, *, simulated: bool, speed: float) -> int:
     """The CLI's entry point: run the console over ``engine`` until the operator quits; the exit code."""
     app = SlowrollApp(engine, simulated=simulated, speed=speed)
+    freeze_heap()
     loop = asyncio.get_running_loop()
     installed: list[signal.Signals] = []
 

@@ -98,6 +98,10 @@ class FleetGrid(ScrollView, can_focus=True):
         self._cache: dict[int, Strip] = {}
         self._layout_key: tuple[object, ...] | None = None
         self._dirty = True
+        self._dirty_all = True
+        self._dirty_hosts: set[str] = set()
+        self._group_row: dict[str, int] = {}
+        self._styles: dict[object, dict[HostState, Style]] = {}
         self.cursor: str | None = self._order[0] if self._order else None
         self.rendered_cursor: str | None = None
 
@@ -127,9 +131,15 @@ class FleetGrid(ScrollView, can_focus=True):
 
     def set_console_theme(self, theme: ConsoleTheme) -> None:
         self.console_theme = theme
+        self._styles.clear()
         self.refresh_all()
 
-    def mark_dirty(self) -> None:
+    def mark_dirty(self, host: str | None = None) -> None:
+        """Something changed (``host``: only that host's tile and its group line)."""
+        if host is None:
+            self._dirty_all = True
+        else:
+            self._dirty_hosts.add(host)
         self._dirty = True
 
     def tick(self) -> bool:
@@ -137,14 +147,32 @@ class FleetGrid(ScrollView, can_focus=True):
         if not self._dirty:
             return False
         self._dirty = False
+        hosts, self._dirty_hosts = self._dirty_hosts, set()
+        everything, self._dirty_all = self._dirty_all, False
         if self._filter is not None:
             # A state filter's membership changes as hosts move: keep the layout in step.
             self._layout_key = None
             self._ensure_layout()
             if self.cursor not in self._pos and self._visible:
                 self._set_cursor(self._visible[0], by_operator=False)
-        self._cache.clear()
-        self.refresh()
+            everything = True
+        if everything:
+            self._cache.clear()
+            self.refresh()
+            return True
+        self._ensure_layout()
+        rows: set[int] = set()
+        for name in hosts:
+            where = self._pos.get(name)
+            if where is not None:
+                rows.add(where[0])
+                rows.add(self._group_row[self._rows[where[0]].group])
+        top = self.scroll_offset.y
+        bottom = top + self.size.height
+        for row in rows:
+            self._cache.pop(row, None)
+            if top <= row < bottom:
+                self.refresh_line(row)
         return True
 
     def refresh_all(self) -> None:
@@ -205,7 +233,10 @@ class FleetGrid(ScrollView, can_focus=True):
         self._rows = rows
         self._visible = visible
         self._pos = {}
+        self._group_row = {}
         for y, row in enumerate(rows):
+            if row.kind == "group":
+                self._group_row[row.group] = y
             if row.kind == "tiles":
                 for x, host in enumerate(row.hosts):
                     self._pos[host] = (y, x)
@@ -334,18 +365,24 @@ class FleetGrid(ScrollView, can_focus=True):
             for state in HOST_ORDER:
                 n = counts.get(state, 0)
                 if n:
-                    segs.append(Segment("  "))
+                    segs.append(Segment("  ", base))
                     segs.append(Segment(HOST_GLYPHS[state], base + theme.state_style(state)))
                     segs.append(Segment(f" {n} {state.value}", dim))
             return Strip(segs)
         density = self.effective_density
         cursor_bg = Style(bgcolor=theme.grid["cursor"])
         bracket = base + Style(color=theme.ui.get("accent", theme.ui["primary"]), bold=True) + cursor_bg
+        key = (theme.name, base)
+        styles = self._styles.get(key)
+        if styles is None:
+            styles = {st: base + theme.state_style(st) for st in HostState}
+            self._styles = {key: styles}
         segs = []
+        hosts = self.engine.hosts
         for name in row.hosts:
-            run = self.engine.hosts[name]
+            run = hosts[name]
             state = run.state
-            style = base + theme.state_style(state)
+            style = styles[state]
             here = name == self.cursor
             glyph = HOST_GLYPHS[state]
             if density == "dense":

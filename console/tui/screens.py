@@ -37,17 +37,8 @@ def plan_text(engine: Engine, theme: ConsoleTheme, *, limit: int | None = None, 
     dim = Style(color=theme.grid["dim"])
     out = Text()
     out.append(f"Plan for {inv.name}: ", Style(bold=True))
-    out.append(f"{len(inv.hosts)} hosts in {len(slices)} slices. ")
-    out.append(f"Order: {why}; canaries first.\n", dim)
-    limits = ", ".join(f"{g} {n}" for g, n in budgets.per_group.items())
-    fleet = f", fleet {budgets.fleet}" if budgets.fleet else ""
-    out.append(f"At most unavailable at once: {limits}{fleet}. ", dim)
-    pol = inv.policy
-    out.append(
-        f"Each slice starts when the one before is done and baked ({format_duration(pol.bake)} bake); "
-        f"the first problem pauses the roll.\n",
-        dim,
-    )
+    out.append(f"{len(inv.hosts)} hosts in {len(slices)} slices", Style(bold=True))
+    out.append(f" — {why}; canaries first.\n", dim)
     width = len(str(len(slices)))
     shown = slices if limit is None else slices[:limit]
     for s in shown:
@@ -59,6 +50,15 @@ def plan_text(engine: Engine, theme: ConsoleTheme, *, limit: int | None = None, 
         out.append(f"   ↳ {s.reason}\n" if reasons else "\n", dim)
     if limit is not None and len(slices) > limit:
         out.append(f"  … and {len(slices) - limit} more slices (the full plan is on the main screen)\n", dim)
+    limits = ", ".join(f"{g} {n}" for g, n in budgets.per_group.items())
+    fleet = f", fleet {budgets.fleet}" if budgets.fleet else ""
+    pol = inv.policy
+    out.append(f"At most unavailable at once: {limits}{fleet}. ", dim)
+    out.append(
+        f"Each slice starts when the one before is done and baked ({format_duration(pol.bake)} bake); "
+        "the first problem pauses the roll.",
+        dim,
+    )
     out.rstrip()
     return out
 
@@ -107,7 +107,7 @@ class AbortDialog(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         flight = (
-            f"{self.in_flight} host(s) already rebooting are followed to the end of their cycle."
+            f"The {self.in_flight} host(s) in flight are followed to the end of their cycle."
             if self.in_flight
             else "No host is in flight."
         )

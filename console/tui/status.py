@@ -92,7 +92,8 @@ def header_lines(
             eta = engine.eta()
             pieces.append(Piece(f"ETA {clock_duration(eta) if eta is not None else '–'}", 45))
     if simulated:
-        pieces.append(Piece(f"SIMULATED ×{speed:g}", 95, Style(bold=True, color=theme.ui.get("accent"))))
+        sim_style = Style(bold=True, color=theme.ui["background"], bgcolor=theme.ui.get("accent"))
+        pieces.append(Piece(f" SIMULATED ×{speed:g} ", 95, sim_style))
     line1 = pack(pieces, width)
 
     total = len(engine.hosts)
