@@ -834,15 +834,24 @@ def load_ansible_inventory(path: str | os.PathLike[str], *, policy_path: str | N
     """
     shown = str(path)
     text = _read_text(shown)
-    if Path(shown).suffix.lower() == ".ini" or _looks_ini(text):
+    if Path(shown).suffix.lower() == ".ini":
         raise InventoryError(shown, None, "", INI_MESSAGE)
+    return parse_ansible_inventory(text, shown, policy_path=policy_path)
+
+
+def parse_ansible_inventory(
+    text: str, path: str = "<inventory>", *, policy_path: str | None = None
+) -> Inventory:
+    """``load_ansible_inventory`` for text already read (``path`` names it in errors)."""
+    if _looks_ini(text):
+        raise InventoryError(path, None, "", INI_MESSAGE)
     try:
-        value, lines = read_yaml(_without_ansible_tags(text), shown)
+        value, lines = read_yaml(_without_ansible_tags(text), path)
     except InventoryError as exc:
         if _INI_SECTION.search(text):
-            raise InventoryError(shown, None, "", INI_MESSAGE) from None
+            raise InventoryError(path, None, "", INI_MESSAGE) from None
         raise exc from None
-    reader = _Reader(shown, value, lines)
+    reader = _Reader(path, value, lines)
     side = None
     side_text = ""
     if policy_path is not None:
@@ -851,7 +860,7 @@ def load_ansible_inventory(path: str | os.PathLike[str], *, policy_path: str | N
     builder = _Builder(reader, side)
     structure = builder.build()
     try:
-        inv = build_inventory(structure, builder.lines, shown, text=text, base_dir=Path(shown).parent)
+        inv = build_inventory(structure, builder.lines, path, text=text, base_dir=Path(path).parent)
     except InventoryError as exc:
         raise builder.relocate(exc) from None
     if side is not None:
