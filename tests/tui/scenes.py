@@ -288,7 +288,7 @@ def stage_paused(engine: Engine) -> list[Event]:
 
 
 def staged_app(
-    tmp_path: Path, stage: Callable[[Engine], list[Event]] | None, *, theme: str = "dark"
+    tmp_path: Path, stage: Callable[[Engine], list[Event]] | None, *, theme: str | None = "dark"
 ) -> SlowrollApp:
     engine = staged_engine(tmp_path)
     events = stage(engine) if stage is not None else []
