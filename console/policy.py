@@ -48,7 +48,7 @@ class Policy:
     reboot_timeout: float = 600.0
     connect_timeout: float = 10.0
     command_timeout: float = 30.0
-    poll_interval: float = 1.0
+    poll_interval: float = 0.5  # a host that is back is noticed within about this (plus a handshake)
     check_interval: float = 10.0
     recheck_interval: float = 30.0
     max_failures: int = 0

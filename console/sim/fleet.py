@@ -118,6 +118,7 @@ class SimHostSpec:
     boot_id_command: str = "cat /proc/sys/kernel/random/boot_id"
     reboot_timeout: float = 600.0  # real seconds, for slow-boot
     bastion: bool = False  # forwards SSH connections to other simulated hosts (ProxyJump)
+    jitter: float = 0.2  # boot time varies by ± this fraction
 
 
 class _Server(asyncssh.SSHServer):
@@ -274,7 +275,7 @@ class SimHost:
                 self.status = "halted"
                 self.fleet.record(entry)
                 return
-            boot = self.spec.boot_time * self.rng.uniform(0.8, 1.2)
+            boot = self.spec.boot_time * self.rng.uniform(1 - self.spec.jitter, 1 + self.spec.jitter)
             if "slow-boot" in self.spec.faults:
                 boot = self.spec.reboot_timeout * 1.5
             await asyncio.sleep(boot)
@@ -326,6 +327,7 @@ class SimFleet:
         boot_time: float = DEFAULT_BOOT_TIME,
         base_port: int | None = None,
         bastion: bool = False,
+        jitter: float = 0.2,
     ) -> None:
         self.inventory = inventory
         self.workdir = Path(workdir)
@@ -336,6 +338,7 @@ class SimFleet:
         self.boot_time = boot_time
         self.base_port = base_port
         self.bastion = bastion
+        self.jitter = jitter
         self.hosts: dict[str, SimHost] = {}
         self.ledger: list[LedgerEntry] = []
         self.ledger_path = self.workdir / "ledger.jsonl"
@@ -418,6 +421,7 @@ class SimFleet:
                 boot_id_command=policy.boot_id_command,
                 reboot_timeout=policy.reboot_timeout / self.speed,
                 bastion=self.bastion,
+                jitter=self.jitter,
             )
             sim = SimHost(spec, self, random.Random(self.rng.random()))
             self.hosts[host.name] = sim
