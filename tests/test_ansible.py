@@ -552,3 +552,22 @@ async def test_an_ansible_inventory_drives_a_real_simulated_roll(tmp_path: Path)
     assert result.state is RollState.COMPLETE
     assert {n: r.state for n, r in engine.hosts.items()} == {"w1": HostState.DONE, "w2": HostState.DONE}
     assert [len(fleet.reboots_of(h)) for h in ("w1", "w2")] == [1, 1]
+
+
+def test_policy_file_paths_are_relative_to_it_and_any_native_section_passes_through(tmp_path: Path) -> None:
+    inv_path = write(tmp_path, "all:\n  hosts: {h1: }\n")
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    policy = conf / "policy.yaml"
+    policy.write_text(
+        "ssh:\n  known_hosts: ./known_hosts\n  identity_files: [keys/roll]\n"
+        "notify:\n  webhook: http://127.0.0.1:9/hook\n  events: [failure]\n"
+    )
+    inv = load_ansible_inventory(str(inv_path), policy_path=str(policy))
+    assert inv.ssh.known_hosts == str(conf / "known_hosts")
+    assert inv.ssh.identity_files == (str(conf / "keys" / "roll"),)
+    assert inv.notify is not None and inv.notify.events == ("failure",)
+    policy.write_text("notify:\n  webhook: ftp://x\n")
+    with pytest.raises(InventoryError) as info:
+        load_ansible_inventory(str(inv_path), policy_path=str(policy))
+    assert (info.value.path, info.value.line, info.value.key) == (str(policy), 2, "notify.webhook")
