@@ -475,24 +475,24 @@ class _Builder:
                 self.place(("vars", k), v.line, self.path, v.path)
 
         groups_out: dict[str, Any] = {}
-        for gname, g in r.groups.items():
+        for gname, grp in r.groups.items():
             if gname in SPECIAL_GROUPS:
                 continue
             members = [h for h in order if h not in excluded and gname in self.host_groups(h)]
             gpath: Path_ = ("groups", gname)
-            self.place(gpath, g.line, self.path, g.path)
-            body = {"hosts": members}
+            self.place(gpath, grp.line, self.path, grp.path)
+            gbody: dict[str, Any] = {"hosts": members}
             for i, h in enumerate(members):
                 self.lines[(*gpath, "hosts", i)] = r.hosts[h].line or 1
-            own = self.keep_vars(g.vars)
+            own = self.keep_vars(grp.vars)
             if own:
-                body["vars"] = {k: v.value for k, v in own.items()}
+                gbody["vars"] = {k: v.value for k, v in own.items()}
                 for k, v in own.items():
                     self.place((*gpath, "vars", k), v.line, self.path, v.path)
             for key, (value, line, file, src) in group_settings.get(gname, {}).items():
-                body[key] = value
+                gbody[key] = value
                 self.place((*gpath, key), line, file, src)
-            groups_out[gname] = body
+            groups_out[gname] = gbody
         for gname in group_settings:
             if gname not in groups_out:
                 _, line, file, src = next(iter(group_settings[gname].values()))
@@ -657,10 +657,10 @@ class _Builder:
                     continue
                 key = GROUP_SETTING_VARS[k]
                 if key in groups.get(g.name, {}):
-                    other = groups[g.name][key]
+                    first = groups[g.name][key]
                     raise self.err(
                         var.path,
-                        f"the {key} of group {g.name!r} is set both here and in {other[2]}:{other[1]}; "
+                        f"the {key} of group {g.name!r} is set both here and in {first[2]}:{first[1]}; "
                         "keep one of them",
                     )
                 groups.setdefault(g.name, {})[key] = (var.value, var.line, self.path, var.path)

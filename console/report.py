@@ -210,8 +210,8 @@ def _roll_end(roll: Any, changes: Sequence[Mapping[str, Any]], actions: Sequence
         return float(roll.finished_at)
     if roll.summary and isinstance(roll.summary.get("at"), int | float):
         return float(roll.summary["at"])
-    times = [c["at"] for c in changes] + [a["at"] for a in actions]
-    return max(times, default=roll.started_at or roll.created_at)
+    times = [float(c["at"]) for c in changes] + [float(a["at"]) for a in actions]
+    return max(times, default=float(roll.started_at or roll.created_at))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -753,11 +753,11 @@ def render_markdown(report: Report, *, width: int = 100) -> str:
     if r.slices:
         add("| # | hosts | started | took | why |")
         add("| --- | --- | --- | --- | --- |")
-        for s in r.slices:
-            name = f"{s.index + 1}{' (canary)' if s.canary else ''}"
+        for sl in r.slices:
+            name = f"{sl.index + 1}{' (canary)' if sl.canary else ''}"
             add(
-                f"| {name} | {_cell(', '.join(s.hosts))} | {format_time(s.started_at)} "
-                f"| {format_duration(s.duration)} | {_cell(s.reason)} |"
+                f"| {name} | {_cell(', '.join(sl.hosts))} | {format_time(sl.started_at)} "
+                f"| {format_duration(sl.duration)} | {_cell(sl.reason)} |"
             )
     else:
         add("None started.")
@@ -801,7 +801,7 @@ def _clean(value: Any) -> Any:
 def report_data(report: Report) -> dict[str, Any]:
     """The report as plain data (what the TOML holds); times are timezone-aware UTC datetimes."""
     r = report
-    return _clean(
+    data: dict[str, Any] = _clean(
         {
             "roll": {
                 "id": r.roll_id,
@@ -845,6 +845,7 @@ def report_data(report: Report) -> dict[str, Any]:
             "hosts": [_host(h) for h in r.hosts],
         }
     )
+    return data
 
 
 def _action(a: ActionRow) -> dict[str, Any]:
@@ -862,7 +863,6 @@ def _check(c: CheckFailure) -> dict[str, Any]:
 
 
 def _host(h: HostReport) -> dict[str, Any]:
-    rnd = lambda x: None if x is None else round(x, 3)  # noqa: E731
     return {
         "name": h.name,
         "address": h.address,
@@ -879,8 +879,8 @@ def _host(h: HostReport) -> dict[str, Any]:
         "reboot_at": _utc(h.reboot_at),
         "up_at": _utc(h.up_at),
         "done_at": _utc(h.done_at),
-        "downtime": rnd(h.downtime),
-        "time_to_healthy": rnd(h.time_to_healthy),
+        "downtime": _round(h.downtime),
+        "time_to_healthy": _round(h.time_to_healthy),
         "vars": _jsonable(dict(h.vars)),
         "findings": [
             {
@@ -897,6 +897,10 @@ def _host(h: HostReport) -> dict[str, Any]:
         "actions": [_action(a) for a in h.actions],
         "phases": [{"phase": s.phase, "start": _utc(s.start), "end": _utc(s.end)} for s in h.spans],
     }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
 
 
 def _jsonable(value: Any) -> Any:
