@@ -184,7 +184,9 @@ class _EngineLike(Protocol):
 
 def timeline_from_engine(engine: _EngineLike) -> list[TimelineRow]:
     """The timeline of a live roll: each ``engine.hosts[name].timeline`` up to now (or the roll's end)."""
-    now = engine.finished_at if engine.finished_at is not None else engine.clock()
+    # finished_at is also set when run() returns paused; only a final roll's end is the end of time.
+    final = bool(getattr(getattr(engine, "state", None), "final", False))
+    now = engine.finished_at if final and engine.finished_at is not None else engine.clock()
     out: list[TimelineRow] = []
     for name, run in engine.hosts.items():
         changes = [(float(at), str(state)) for at, state, _note in run.timeline]

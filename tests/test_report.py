@@ -336,3 +336,26 @@ def test_spans_from_states_merge_downtime_and_leave_pending_blank() -> None:
     assert spans_from_states([(0, "prechecking"), (1, "pending")], 9) == [Span(0, 1, "precheck")]
     assert spans_from_states([(3, "rebooting")], 7) == [Span(3, 7, "down")]  # in flight: up to the end
     assert set(GLYPHS) >= {s.phase for s in spans}
+
+
+def test_timeline_from_a_paused_engine_runs_to_now_not_to_its_last_stop() -> None:
+    @dataclass
+    class Run:
+        timeline: list[tuple[float, str, str]]
+
+    @dataclass
+    class FakeEngine:  # the attributes timeline_from_engine reads, after a pause and a resume
+        hosts: dict[str, Run]
+        started_at: float = 0.0
+        finished_at: float | None = 10.0  # set by the run() that returned paused
+        state: RollState = RollState.RUNNING
+
+        def clock(self) -> float:
+            return 50.0
+
+    engine = FakeEngine({"a": Run([(0.0, "prechecking", ""), (40.0, "rebooting", "reboot command sent")])})
+    assert timeline_from_engine(engine) == [("a", [Span(0.0, 40.0, "precheck"), Span(40.0, 50.0, "down")])]
+    engine.state = RollState.COMPLETE
+    engine.hosts["a"].timeline.append((45.0, "done", "healthy"))
+    engine.finished_at = 46.0
+    assert timeline_from_engine(engine)[0][1][-1] == Span(45.0, 45.0, "done")
