@@ -171,6 +171,7 @@ class SimHost:
         self.flap = 0
         self.commands = 0
         self.forwarded = 0
+        self._holder: socket.socket | None = None
         self.accepted = 0
         self._rebooting = False
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -182,7 +183,33 @@ class SimHost:
     async def start(self) -> None:
         await self._listen()
 
+    def hold_port(self, sock: socket.socket | None = None) -> None:
+        """Keep the port bound (not listening) while the host is down: connections are refused, as from
+        a machine that is rebooting, and no other program on this machine can take the port meanwhile
+        (which would look like an impostor with another host key)."""
+        if self._holder is not None:
+            return
+        if sock is not None:
+            self._holder = sock
+            return
+        for _ in range(20):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                s.bind(("127.0.0.1", self.port))  # no SO_REUSEADDR: nobody else can share it
+            except OSError:
+                s.close()
+                time.sleep(0.005)
+                continue
+            self._holder = s
+            return
+
+    def _release_port(self) -> None:
+        if self._holder is not None:
+            self._holder.close()
+            self._holder = None
+
     async def _listen(self) -> None:
+        self._release_port()
         if "ssh-hangs" in self.spec.faults and self.reboots > 0:
             self.hang_server = await asyncio.start_server(
                 self._hang, "127.0.0.1", self.port, reuse_address=True
@@ -299,6 +326,7 @@ class SimHost:
         for conn in list(self.connections):
             conn.abort()
         self.connections.clear()
+        self.hold_port()
 
     async def stop(self) -> None:
         for task in list(self._tasks):
@@ -311,6 +339,7 @@ class SimHost:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.hang_server.wait_closed(), 2)
         self.status = "halted"
+        self._release_port()
 
 
 class SimFleet:
@@ -386,7 +415,6 @@ class SimFleet:
             if tried > PORT_HIGH - PORT_LOW:
                 raise RuntimeError("no free ports for the simulated fleet")
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 s.bind(("127.0.0.1", port))
             except OSError:
@@ -429,8 +457,8 @@ class SimFleet:
             lines.append(f"[127.0.0.1]:{port} {key}\n")
         self.known_hosts_path.write_text("".join(lines))
         os.chmod(self.known_hosts_path, 0o600)
-        for s in self._reserved:
-            s.close()
+        for sim, sock in zip(self.hosts.values(), self._reserved, strict=True):
+            sim.hold_port(sock)  # held until each server listens
         self._reserved.clear()
         await asyncio.gather(*(h.start() for h in self.hosts.values()))
 
