@@ -249,10 +249,10 @@ class SlowrollApp(App[int]):
             if event.automatic and event.new is RollState.PAUSING:
                 self.bell()
                 self.notify(
-                    f"{event.reason}\nNo new reboots. r to review and resume.",
+                    f"{event.host or 'A service check'}: see the banner. No new reboots. r reviews and resumes.",
                     title="The roll paused by itself",
                     severity="error",
-                    timeout=15,
+                    timeout=8,
                 )
         elif isinstance(event, RollFinished):
             self.result = event
@@ -319,7 +319,9 @@ class SlowrollApp(App[int]):
             )
         )
         self._update("header", header)
-        banner = banner_text(self.engine, planned_slices=self.planned_slices, quitting=self.quitting)
+        banner = banner_text(
+            self.engine, planned_slices=self.planned_slices, quitting=self.quitting, width=width - 2
+        )
         if self.roll_error:
             banner += f"  The roll stopped on an internal error: {self.roll_error}"
         if self.quitting and self.engine.state is RollState.PAUSED:
@@ -715,7 +717,7 @@ class SlowrollApp(App[int]):
                 Confirm(
                     "Quit the console?",
                     "The roll is paused and nothing is in flight. It stays paused; no host is touched after you "
-                    "leave. (slowroll resume will continue it once rolls are journaled.)",
+                    "leave. " + self._later(),
                     yes="quit",
                     no="stay",
                 ),
@@ -728,7 +730,7 @@ class SlowrollApp(App[int]):
             body = (
                 f"The roll is running with {len(flying)} host(s) in flight. Quitting pauses it first: no new "
                 "reboot is issued, the hosts in flight finish their cycle (this screen keeps showing them), then "
-                "the console exits with code 130. (slowroll resume will continue it once rolls are journaled.)"
+                "the console exits with code 130. " + self._later()
             )
             yes = "pause, then quit"
         else:
@@ -745,6 +747,11 @@ class SlowrollApp(App[int]):
             self.begin_quit("the operator quit the console")
 
         self.push_screen(Confirm(title, body, yes=yes, no="stay"), confirmed)
+
+    def _later(self) -> str:
+        if self.simulated:
+            return "(A simulated roll cannot be resumed later: its fleet lives in this process.)"
+        return "`slowroll resume` continues it later, from the journal."
 
     def begin_quit(self, reason: str) -> None:
         """Pause (if running), then exit once nothing is in flight."""

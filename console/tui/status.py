@@ -88,9 +88,11 @@ def header_lines(
     if engine.started_at is not None:
         until = engine.finished_at if state.final else None
         pieces.append(Piece(f"elapsed {clock.elapsed(engine.started_at, until)}", 50))
-        if not state.final:
+        if state is RollState.RUNNING:
             eta = engine.eta()
             pieces.append(Piece(f"ETA {clock_duration(eta) if eta is not None else '–'}", 45))
+        elif not state.final:
+            pieces.append(Piece("ETA – (not running)", 45, dim))
     if simulated:
         sim_style = Style(bold=True, color=theme.ui["background"], bgcolor=theme.ui.get("accent"))
         pieces.append(Piece(f" SIMULATED ×{speed:g} ", 95, sim_style))
@@ -143,8 +145,17 @@ def header_lines(
     return lines
 
 
-def banner_text(engine: Engine, *, planned_slices: int, quitting: bool, quit_forced: bool = False) -> str:
-    """One sentence (or two) about what is happening now and what the operator can do."""
+def banner_text(engine: Engine, *, planned_slices: int, quitting: bool, width: int = 160) -> str:
+    """One sentence (or two) about what is happening now and what the operator can do.
+
+    The reason (which can be a paragraph: a host key warning, a check's output) is shortened so the whole
+    banner fits in about four lines at ``width``; the full text is in the log and the host detail.
+    """
+    room = max(60, 2 * width)
+
+    def short(text: str) -> str:
+        return ellipsize(" ".join(text.split()), room)
+
     state = engine.state
     glyph = ROLL_GLYPHS[state]
     flying = in_flight(engine)
@@ -162,7 +173,7 @@ def banner_text(engine: Engine, *, planned_slices: int, quitting: bool, quit_for
         text = f"{glyph} {word} — slice {engine.slice_index + 1}: {current or 'forming'}."
         return text + " p pauses (no new reboots), a aborts."
     if state is RollState.PAUSING:
-        why = f" Reason: {engine.reason}." if engine.reason else ""
+        why = f" Reason: {short(engine.reason)}." if engine.reason else ""
         auto = " by itself" if engine.auto_paused else ""
         tail = " Then the console quits." if quitting else ""
         return (
@@ -175,7 +186,7 @@ def banner_text(engine: Engine, *, planned_slices: int, quitting: bool, quit_for
                 f" Enter on {engine.reason_host} shows its checks and findings." if engine.reason_host else ""
             )
             return (
-                f"{glyph} {word} BY ITSELF — {engine.reason}. No host is being rebooted.{host}"
+                f"{glyph} {word} BY ITSELF — {short(engine.reason)}. No host is being rebooted.{host}"
                 " r reviews the reason and resumes; a aborts."
             )
         return (
@@ -187,7 +198,9 @@ def banner_text(engine: Engine, *, planned_slices: int, quitting: bool, quit_for
             "The roll will not continue."
         )
     if state is RollState.ABORTED:
-        return f"{glyph} {word} — {engine.reason or 'aborted'}. Nothing more will be rebooted. q quits."
+        return (
+            f"{glyph} {word} — {short(engine.reason or 'aborted')}. Nothing more will be rebooted. q quits."
+        )
     problems = [r for r in engine.hosts.values() if r.state.problem]
     done = engine.done_count
     extra = f", {len(problems)} with problems: " + ", ".join(r.name for r in problems[:6]) if problems else ""
