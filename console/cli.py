@@ -98,10 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="roll an inventory (console, or --headless)")
     run.add_argument("inventory")
+    run.add_argument("--policy", metavar="FILE", help="slowroll policy for an Ansible inventory")
     roll_options(run, sim_default=False)
 
     sim = sub.add_parser("sim", help="serve simulated twins of an inventory until stopped")
     sim.add_argument("inventory")
+    sim.add_argument("--policy", metavar="FILE", help="slowroll policy for an Ansible inventory")
     sim.add_argument(
         "--out", required=True, metavar="DIR", help="write inventory.yaml, known_hosts, ledger here"
     )
@@ -114,13 +116,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="validate an inventory and summarise it (connects to nothing)")
     check.add_argument("inventory")
+    check.add_argument("--policy", metavar="FILE", help="slowroll policy for an Ansible inventory")
 
     plan = sub.add_parser("plan", help="print the ordered slices and why (connects to nothing)")
     plan.add_argument("inventory")
+    plan.add_argument("--policy", metavar="FILE", help="slowroll policy for an Ansible inventory")
     plan.add_argument("--json", action="store_true")
 
     audit = sub.add_parser("audit", help="drift audit of the whole fleet; reboots nothing")
     audit.add_argument("inventory")
+    audit.add_argument("--policy", metavar="FILE", help="slowroll policy for an Ansible inventory")
     audit.add_argument("--sim", action="store_true", help="audit simulated twins of the hosts")
     audit.add_argument("--fault", action="append", default=[], metavar="KIND[@HOST]")
     audit.add_argument("--speed", type=_speed, default=None)
@@ -154,6 +159,14 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--state", metavar="DIR")
     history.add_argument("--json", action="store_true")
 
+    report = sub.add_parser("report", help="a roll's report: Markdown for people, --toml for tools")
+    report.add_argument("roll", nargs="?", type=int, metavar="ROLL_ID", help="default: the latest roll")
+    report.add_argument("--toml", action="store_true")
+    report.add_argument(
+        "--width", type=_positive_int, default=None, help="timeline width (default: terminal)"
+    )
+    report.add_argument("--state", metavar="DIR")
+
     faults = sub.add_parser("faults", help="list the simulator's named faults")
     faults.set_defaults()
     return p
@@ -173,6 +186,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("slowroll: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`slowroll plan … | head`): nothing left to say to it.
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -197,6 +215,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return cmd_resume(args)
     if cmd == "history":
         return cmd_history(args)
+    if cmd == "report":
+        return cmd_report(args)
     raise UsageError(f"unknown command {cmd}")
 
 
@@ -204,11 +224,29 @@ def _dispatch(args: argparse.Namespace) -> int:
 # check / plan
 
 
-def cmd_check(args: argparse.Namespace) -> int:
+def load_any_inventory(path: str, policy: str | None = None) -> Any:
+    """A native slowroll inventory, or an Ansible YAML inventory (with its slowroll policy file)."""
+    from .ansible import is_ansible_inventory, load_ansible_inventory, unread_vars_dirs
     from .inventory import load_inventory
+
+    if is_ansible_inventory(path):
+        for folder in unread_vars_dirs(path):
+            print(
+                f"slowroll: warning: {folder} is not read (put slowroll settings in --policy)",
+                file=sys.stderr,
+            )
+        return load_ansible_inventory(path, policy_path=policy)
+    if policy is not None:
+        raise UsageError(
+            f"--policy is for Ansible inventories; {path} is a slowroll inventory (put policy in it)"
+        )
+    return load_inventory(path)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
     from .policy import Budgets
 
-    inv = load_inventory(args.inventory)
+    inv = load_any_inventory(args.inventory, getattr(args, "policy", None))
     pol = inv.policy
     budgets = Budgets.for_inventory(inv)
     print(f"{inv.path}: OK — inventory {inv.name!r}")
@@ -248,10 +286,9 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from .inventory import load_inventory
     from .policy import Budgets, plan
 
-    inv = load_inventory(args.inventory)
+    inv = load_any_inventory(args.inventory, getattr(args, "policy", None))
     slices, why = plan(inv)
     budgets = Budgets.for_inventory(inv)
     if args.json:
@@ -289,11 +326,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_sim(args: argparse.Namespace) -> int:
-    from .inventory import load_inventory
     from .sim.fleet import DEFAULT_BOOT_TIME, FaultError, SimFleet, parse_faults
     from .sim.twin import twin_yaml
 
-    inv = load_inventory(args.inventory)
+    inv = load_any_inventory(args.inventory, getattr(args, "policy", None))
     try:
         faults = parse_faults(args.fault, inv)
     except FaultError as exc:
@@ -336,7 +372,6 @@ def cmd_sim(args: argparse.Namespace) -> int:
 
 
 def cmd_roll(args: argparse.Namespace) -> int:
-    from .inventory import load_inventory
 
     demo = args.command == "demo"
     simulate = demo or args.sim
@@ -352,7 +387,7 @@ def cmd_roll(args: argparse.Namespace) -> int:
 
             inv = demo_inventory(work, args.fleet)
         else:
-            inv = load_inventory(args.inventory)
+            inv = load_any_inventory(args.inventory, getattr(args, "policy", None))
         faults: dict[str, set[str]] = {}
         if simulate:
             from .sim.fleet import FaultError, parse_faults
@@ -408,7 +443,9 @@ async def _roll(
             target = fleet.twin_inventory()
         else:
             target = inv
-        roll_id = journal.create_roll(target, simulated=simulate, command=_command_line())
+        roll_id = journal.create_roll(
+            target, simulated=simulate, command=_command_line(), policy_path=getattr(args, "policy", None)
+        )
         if lock is not None:
             lock.set_roll(roll_id)
         history = journal.last_reboot_times([h.name for h in target.hosts])
@@ -459,6 +496,26 @@ def _connector(target: Any, args: argparse.Namespace, *, simulated: bool = False
 
 
 async def _face(engine: Any, args: argparse.Namespace, *, simulated: bool, speed: float, roll_id: int) -> int:
+    notifier = None
+    if engine.inventory.notify is not None:
+        from .notify import Notifier
+
+        notifier = Notifier.from_settings(
+            engine.inventory.notify,
+            roll=engine.inventory.name,
+            on_failure=lambda failure: engine.log(f"notification not delivered: {failure}", level="warn"),
+        )
+        engine.subscribe(notifier)
+    try:
+        return await _face_only(engine, args, simulated=simulated, speed=speed, roll_id=roll_id)
+    finally:
+        if notifier is not None:
+            await notifier.drain(10)
+
+
+async def _face_only(
+    engine: Any, args: argparse.Namespace, *, simulated: bool, speed: float, roll_id: int
+) -> int:
     if args.headless or args.json:
         from .headless import run_headless
 
@@ -493,7 +550,7 @@ def _command_line() -> str:
 
 def cmd_resume(args: argparse.Namespace) -> int:
     from .events import RollState
-    from .inventory import load_inventory, redact_secrets
+    from .inventory import redact_secrets
     from .journal import inventory_diff
 
     journal = _open_journal(args)
@@ -518,7 +575,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
                 f"roll {roll.id} ran against a simulated fleet inside its console process; that fleet is gone, "
                 "so there is nothing to resume (it is now marked abandoned)"
             )
-        inv = load_inventory(roll.inventory_path)
+        inv = load_any_inventory(roll.inventory_path, roll.policy_path)
         changed = inv.content_hash != roll.inventory_hash
         if changed:
             diff = inventory_diff(roll.inventory_text, redact_secrets(inv.text), roll.inventory_path)
@@ -579,11 +636,10 @@ async def _resume(
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    from .inventory import load_inventory
 
     if (args.fault or args.speed is not None) and not args.sim:
         raise UsageError("--fault and --speed need the simulator: add --sim")
-    inv = load_inventory(args.inventory)
+    inv = load_any_inventory(args.inventory, getattr(args, "policy", None))
     faults: dict[str, set[str]] = {}
     if args.sim:
         from .sim.fleet import FaultError, parse_faults
@@ -636,6 +692,30 @@ async def _audit(inv: Any, work: Path, args: argparse.Namespace, faults: dict[st
     else:
         print(format_audit(result, show_ok=args.all))
     return 1 if result.blocking or result.unreachable else 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    import shutil
+
+    from .report import build_report, render_markdown, render_toml
+
+    journal = _open_journal(args)
+    try:
+        roll_id = args.roll
+        if roll_id is None:
+            latest = journal.rolls(limit=1)
+            if not latest:
+                raise UsageError(f"no roll in {journal.path} yet")
+            roll_id = latest[0].id
+        report = build_report(journal, roll_id)
+        if args.toml:
+            sys.stdout.write(render_toml(report))
+        else:
+            width = args.width or min(max(shutil.get_terminal_size((100, 24)).columns, 60), 160)
+            sys.stdout.write(render_markdown(report, width=width))
+        return 0
+    finally:
+        journal.close()
 
 
 def cmd_history(args: argparse.Namespace) -> int:

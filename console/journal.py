@@ -68,7 +68,8 @@ CREATE TABLE IF NOT EXISTS rolls (
     automatic INTEGER NOT NULL DEFAULT 0,
     slice_index INTEGER NOT NULL DEFAULT -1,
     ramp_step INTEGER NOT NULL DEFAULT 0,
-    summary_json TEXT
+    summary_json TEXT,
+    policy_path TEXT
 );
 CREATE INDEX IF NOT EXISTS rolls_by_inventory ON rolls (inventory_key, state);
 CREATE TABLE IF NOT EXISTS hosts (
@@ -186,6 +187,7 @@ class RollRecord:
     slice_index: int
     ramp_step: int
     summary: dict[str, Any] | None
+    policy_path: str | None = None
 
     @property
     def unfinished(self) -> bool:
@@ -233,6 +235,9 @@ class Journal:
             self.db.execute("PRAGMA synchronous=FULL")
             self.db.execute("PRAGMA foreign_keys=ON")
             self.db.executescript(SCHEMA)
+            columns = {r[1] for r in self.db.execute("PRAGMA table_info(rolls)")}
+            if "policy_path" not in columns:  # journals from before Ansible inventories
+                self.db.execute("ALTER TABLE rolls ADD COLUMN policy_path TEXT")
             self.db.execute(
                 "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )
@@ -278,14 +283,16 @@ class Journal:
 
     # -- rolls -------------------------------------------------------------------------------------
 
-    def create_roll(self, inventory: Any, *, simulated: bool, command: str) -> int:
+    def create_roll(
+        self, inventory: Any, *, simulated: bool, command: str, policy_path: str | None = None
+    ) -> int:
         user, machine = whoami()
         now = time.time()
         with self.durable():
             cur = self.db.execute(
                 "INSERT INTO rolls (inventory_path, inventory_key, inventory_name, inventory_hash, inventory_text,"
-                " policy_json, started_by, started_on, pid, command, simulated, created_at, state)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?, 'ready')",
+                " policy_json, started_by, started_on, pid, command, simulated, created_at, state, policy_path)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?, 'ready', ?)",
                 (
                     os.path.realpath(inventory.path),
                     inventory_key(inventory.path),
@@ -299,6 +306,7 @@ class Journal:
                     command,
                     int(simulated),
                     now,
+                    os.path.realpath(policy_path) if policy_path else None,
                 ),
             )
             roll_id = int(cur.lastrowid or 0)
@@ -386,6 +394,7 @@ class Journal:
             slice_index=d["slice_index"],
             ramp_step=d["ramp_step"],
             summary=json.loads(d["summary_json"]) if d["summary_json"] else None,
+            policy_path=d.get("policy_path"),
         )
 
     def hosts(self, roll_id: int) -> list[HostRecord]:

@@ -157,3 +157,88 @@ def test_check_prints_a_summary_and_plan_the_slices() -> None:
         "reason": "canary: goes first, alone",
     }
     assert sum(len(s["hosts"]) for s in data["slices"]) == 24
+
+
+def test_report_after_a_roll_markdown_and_toml(tmp_path: Path) -> None:
+    import tomllib
+
+    state = tmp_path / "state"
+    proc = slowroll(
+        "demo",
+        "--headless",
+        "--json",
+        "--fleet",
+        "3",
+        "--speed",
+        "50",
+        "--state",
+        str(state),
+        "--fault",
+        "check-fails",
+    )
+    assert proc.returncode == 1
+    md = slowroll("report", "--state", str(state), "--width", "100")
+    assert md.returncode == 0, md.stderr
+    assert ("web-02" in md.stdout and "check-fails" in md.stdout) or "failed" in md.stdout
+    toml = slowroll("report", "--state", str(state), "--toml")
+    data = tomllib.loads(toml.stdout)
+    assert data  # parses; the report module's own tests check its contents
+    missing = slowroll("report", "999", "--state", str(state))
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr
+
+
+def test_ansible_inventory_with_policy_file_audits_on_the_simulator() -> None:
+    inv = ROOT / "sample_inventories" / "ansible-hosts.yml"
+    pol = ROOT / "sample_inventories" / "ansible-policy.yaml"
+    proc = slowroll("audit", str(inv), "--policy", str(pol), "--sim", "--json")
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert rows[-1]["event"] == "audit-finished" and rows[-1]["hosts"] == 14
+    wrong = slowroll("check", str(DEMO), "--policy", str(pol))
+    assert wrong.returncode == 2 and "--policy is for Ansible inventories" in wrong.stderr
+
+
+def test_webhook_notifications_from_a_run(tmp_path: Path) -> None:
+    import http.server
+    import threading
+
+    received: list[dict] = []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        inv = tmp_path / "inv.yaml"
+        inv.write_text(
+            DEMO.read_text()
+            + f"\nnotify:\n  webhook: http://127.0.0.1:{server.server_address[1]}/hooks/T0KEN\n"
+        )
+        proc = slowroll(
+            "run",
+            str(inv),
+            "--sim",
+            "--speed",
+            "50",
+            "--headless",
+            "--json",
+            "--state",
+            str(tmp_path / "state"),
+            "--fault",
+            "never-returns@web-01",
+        )
+        assert proc.returncode == 1, proc.stderr
+    finally:
+        server.shutdown()
+        server.server_close()
+    kinds = [r["event"] for r in received]
+    assert "failure" in kinds and "pause" in kinds, kinds
+    assert all("text" in r for r in received)
+    assert "T0KEN" not in proc.stdout + proc.stderr
