@@ -179,10 +179,11 @@ def test_report_after_a_roll_markdown_and_toml(tmp_path: Path) -> None:
     assert proc.returncode == 1
     md = slowroll("report", "--state", str(state), "--width", "100")
     assert md.returncode == 0, md.stderr
-    assert ("web-02" in md.stdout and "check-fails" in md.stdout) or "failed" in md.stdout
+    assert "## Timeline" in md.stdout and "✘ failed" in md.stdout
+    assert "app-01" in md.stdout and "simulated check failure on app-01 (fault check-fails)" in md.stdout
     toml = slowroll("report", "--state", str(state), "--toml")
     data = tomllib.loads(toml.stdout)
-    assert data  # parses; the report module's own tests check its contents
+    assert data["roll"]["summary"]["failed"] == ["app-01"] and data["roll"]["counts"]["done"] == 1
     missing = slowroll("report", "999", "--state", str(state))
     assert missing.returncode == 2 and "Traceback" not in missing.stderr
 
