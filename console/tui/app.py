@@ -11,6 +11,7 @@ import contextlib
 import gc
 import signal
 import sys
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
@@ -39,6 +40,7 @@ EXIT_COMPLETE = 0
 EXIT_STOPPED = 1
 EXIT_OPERATOR = 130
 TICK = 0.1  # seconds between redraws: events are coalesced into at most ~10 frames a second
+STATUS_EVERY = 0.3  # header, banner and counts (a roll state change or an action redraws them at once)
 
 # key, what it does, when it works (for the help screen and docs/console.md)
 KEYS: tuple[tuple[str, str, str], ...] = (
@@ -153,6 +155,7 @@ class SlowrollApp(App[int]):
         self._bindings_sig: object = None
         self._status_cache: dict[str, object] = {}
         self._status_lines: dict[str, int] = {}
+        self._status_at = 0.0
         self._filter_before = ""
         self._unsubscribe = engine.subscribe(self.handle_engine_event)
         names = [h.name for h in engine.inventory.hosts]
@@ -275,7 +278,10 @@ class SlowrollApp(App[int]):
             target = self._active_host()
             if target is not None and target != self.grid.cursor:
                 self.grid.select(target)
-        self._refresh_status()
+        if time.monotonic() - self._status_at >= STATUS_EVERY:
+            self._refresh_status()
+        else:
+            self._refresh_selection()
         self.refresh_keys()
         self._size_lower()
         if isinstance(self.screen, HostDetail):
@@ -341,6 +347,13 @@ class SlowrollApp(App[int]):
         if self.grid.density != "auto":
             right.append(self.grid.density)
         self._update("counts", counts_line(self.engine, theme, width - 2, "  ·  ".join(right)))
+        self._status_at = time.monotonic()
+        self._refresh_selection()
+
+    def _refresh_selection(self) -> None:
+        """What depends on the cursor: cheap, so it runs on every cursor move and every tick."""
+        width = self.size.width or 80
+        theme = self.console_theme
         self._update("selection", selection_line(self.engine, theme, self.grid.cursor, width - 2, self.clock))
         scope = (
             f"Log — only {self.grid.cursor}  (o: every host)"
@@ -389,7 +402,7 @@ class SlowrollApp(App[int]):
             self.notify("Stopped following: you moved the cursor (f follows again).", timeout=3)
         if self.log_host_only:
             self.log_pane.show_host(message.host)
-        self._refresh_status()
+        self._refresh_selection()
 
     # ------------------------------------------------------------------------------------------------
     # Which actions make sense now

@@ -100,4 +100,4 @@ class KeyBar(Static):
         text = pack(pieces, max(10, (self.size.width or app.size.width) - 2))
         if text != self._last:
             self._last = text
-            self.update(text)
+            self.update(text, layout=False)  # one line, always: no layout needed

@@ -14,6 +14,7 @@ from rich.style import Style
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.widget import Widget
 
 from ..durations import format_duration
 from ..events import (
@@ -144,10 +145,9 @@ class LogPane(ScrollView):
 
     DEFAULT_CSS = """
     LogPane {
-        overflow-x: auto;
-        overflow-y: auto;
+        overflow-x: hidden;
+        overflow-y: scroll;
         scrollbar-size-vertical: 1;
-        scrollbar-size-horizontal: 1;
     }
     """
 
@@ -169,7 +169,6 @@ class LogPane(ScrollView):
         self.only_host: str | None = None
         self._view: deque[LogEntry] = deque()
         self._dirty = False
-        self._width = 0
         self.auto_scroll = True
 
     # ------------------------------------------------------------------------------------------------
@@ -186,14 +185,12 @@ class LogPane(ScrollView):
             self.entries.append(entry)
             if self._matches(entry):
                 self._view.append(entry)
-                self._width = max(self._width, self._prefix_width() + len(entry.text))
             self._dirty = True
 
     def show_host(self, host: str | None) -> None:
         """Only ``host``'s lines (None: every line)."""
         self.only_host = host
         self._view = deque(e for e in self.entries if self._matches(e))
-        self._width = max((self._prefix_width() + len(e.text) for e in self._view), default=0)
         self._dirty = True
         self.tick(force_end=True)
 
@@ -214,7 +211,13 @@ class LogPane(ScrollView):
         if not self._dirty:
             return
         self._dirty = False
-        self.virtual_size = Size(max(self._width, 1), len(self._view))
+        size = Size(max(1, self.scrollable_content_region.width), len(self._view))
+        if size != self.virtual_size:
+            # Not ``self.virtual_size = size``: that asks for a layout of the whole screen (every widget
+            # drawn again, thousands of tiles) each time a line arrives. The pane's own size does not change,
+            # and its vertical scrollbar is always there, so updating the scrollbars is enough.
+            self.set_reactive(Widget.virtual_size, size)
+            self._scroll_update(size)
         if self.auto_scroll:
             self.scroll_end(animate=False, x_axis=False)
         self.refresh()
@@ -229,8 +232,7 @@ class LogPane(ScrollView):
     # ------------------------------------------------------------------------------------------------
 
     def render_line(self, y: int) -> Strip:
-        scroll_x, scroll_y = self.scroll_offset
-        index = scroll_y + y
+        index = self.scroll_offset.y + y
         width = self.size.width
         base = self.rich_style
         if index >= len(self._view):
@@ -253,10 +255,10 @@ class LogPane(ScrollView):
             text_style = base + Style(color=theme.ui.get("success"))
         stamp = self.clock.stamp(entry.at) if entry.at is not None else ""
         who = ellipsize(entry.host or "·", self.host_width) if entry.at is not None else ""
+        room = max(1, min(width, self.scrollable_content_region.width or width) - self._prefix_width())
         segs = [
             Segment(f"{stamp:<8}  ", dim),
             Segment(f"{who:<{self.host_width}} ", base + Style(bold=entry.host is not None)),
-            Segment(entry.text, text_style),
+            Segment(ellipsize(entry.text, room), text_style),
         ]
-        strip = Strip(segs)
-        return strip.crop_extend(scroll_x, scroll_x + width, base)
+        return Strip(segs).adjust_cell_length(width, base)
