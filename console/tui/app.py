@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import events
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import App, ComposeResult, ScreenStackError, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.css.query import NoMatches
@@ -247,7 +247,7 @@ class SlowrollApp(App[int]):
         elif isinstance(event, RollStateChanged):
             # The roll's state is shown at once (not at the next tick): PAUSING must never lag.
             if self._mounted and self.is_running:
-                with contextlib.suppress(NoMatches):
+                with contextlib.suppress(NoMatches, ScreenStackError):
                     self._refresh_status(force=True)
             if event.automatic and event.new is RollState.PAUSING:
                 self.bell()
@@ -265,7 +265,7 @@ class SlowrollApp(App[int]):
             return
         try:
             self._tick_once()
-        except NoMatches:  # the app is closing: its widgets are already gone
+        except (NoMatches, ScreenStackError):  # the app is closing: its widgets are already gone
             return
 
     def _tick_once(self) -> None:

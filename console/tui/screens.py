@@ -67,8 +67,26 @@ def plan_text(engine: Engine, theme: ConsoleTheme, *, limit: int | None = None, 
 # Dialogs
 
 
-class Confirm(ModalScreen[bool]):
-    """A yes/no question: y answers yes; n or escape answers no; other keys are ignored."""
+class _Question(ModalScreen[bool]):
+    """A dialog that answers y / n / escape and says so when another key is pressed."""
+
+    def hint_text(self, key: str) -> str:
+        return f"'{key}' does nothing here: y answers yes, n or esc answers no."
+
+    def on_key(self, event: events.Key) -> None:
+        if event.key in ("y", "n", "escape") or event.key.startswith("ctrl+"):
+            return
+        event.stop()
+        for hint in self.query(".dialog-hint"):
+            assert isinstance(hint, Static)
+            hint.update(self.hint_text(event.key))
+
+    def action_answer(self, answer: bool) -> None:
+        self.dismiss(answer)
+
+
+class Confirm(_Question):
+    """A yes/no question: y answers yes; n or escape answers no; other keys only say so."""
 
     BINDINGS = [
         Binding("y", "answer(True)", "yes"),
@@ -87,13 +105,11 @@ class Confirm(ModalScreen[bool]):
             yield Static(self.title_text, classes="dialog-title")
             with VerticalScroll(classes="dialog-body"):
                 yield Static(self.body)
+            yield Static("", classes="dialog-hint")
             yield Static(f"[b]y[/b] {self.yes}    [b]n[/b] / [b]esc[/b] {self.no}", classes="dialog-keys")
 
-    def action_answer(self, answer: bool) -> None:
-        self.dismiss(answer)
 
-
-class AbortDialog(ModalScreen[bool]):
+class AbortDialog(_Question):
     """Abort the roll? Only an explicit ``y`` aborts; n / escape close the dialog; other keys do nothing."""
 
     BINDINGS = [
@@ -121,18 +137,11 @@ class AbortDialog(ModalScreen[bool]):
             yield Static("", id="abort-hint", classes="dialog-hint")
             yield Static("[b]y[/b] abort the roll    [b]n[/b] / [b]esc[/b] keep it", classes="dialog-keys")
 
-    def action_answer(self, answer: bool) -> None:
-        self.dismiss(answer)
-
-    def on_key(self, event: events.Key) -> None:
-        if event.key not in ("y", "n", "escape"):
-            event.stop()
-            self.query_one("#abort-hint", Static).update(
-                f"'{event.key}' does nothing here: only y aborts; n or esc keeps the roll."
-            )
+    def hint_text(self, key: str) -> str:
+        return f"'{key}' does nothing here: only y aborts; n or esc keeps the roll."
 
 
-class Acknowledge(ModalScreen[bool]):
+class Acknowledge(_Question):
     """After an automatic pause: the reason, the problem hosts, and an explicit acknowledgement."""
 
     BINDINGS = [
@@ -167,13 +176,11 @@ class Acknowledge(ModalScreen[bool]):
             yield Static("‖ Acknowledge the automatic pause", classes="dialog-title")
             with VerticalScroll(classes="dialog-body"):
                 yield Static(body)
+            yield Static("", classes="dialog-hint")
             yield Static(
                 "[b]y[/b] I have read this: resume    [b]n[/b] / [b]esc[/b] stay paused",
                 classes="dialog-keys",
             )
-
-    def action_answer(self, answer: bool) -> None:
-        self.dismiss(answer)
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -41,7 +41,10 @@ async def test_g_shows_the_plan_and_only_y_starts(tmp_path: Path) -> None:
         await c.press("g")
         assert isinstance(c.app.screen, Confirm)
         assert "Start the roll?" in c.app.screen.title_text
-        await c.press("x", "n")
+        await c.press("x")
+        assert isinstance(c.app.screen, Confirm)  # another key only says which keys answer
+        assert "does nothing here" in str(c.app.screen.query_one(".dialog-hint", Static).content)
+        await c.press("n")
         assert not isinstance(c.app.screen, Confirm)
         assert c.engine.state is RollState.READY
         await c.press("g", "escape")
