@@ -29,6 +29,17 @@ from .vocab import HOST_GLYPHS, HOST_MEANING, HOST_ORDER, ROLL_GLYPHS, Clock, el
 # Plan
 
 
+def slice_hosts(hosts: tuple[str, ...], first_group: dict[str, str]) -> str:
+    """A slice's hosts in a line: all of them when few, else the first and last few and the count by group."""
+    if len(hosts) <= 6:
+        return ", ".join(hosts)
+    by_group: dict[str, int] = {}
+    for h in hosts:
+        by_group[first_group.get(h, "-")] = by_group.get(first_group.get(h, "-"), 0) + 1
+    groups = ", ".join(f"{g} {n}" for g, n in by_group.items())
+    return f"{', '.join(hosts[:3])} … {hosts[-1]} ({groups})"
+
+
 def plan_text(engine: Engine, theme: ConsoleTheme, *, limit: int | None = None, reasons: bool = True) -> Text:
     """The slices the roll will run, why in this order, and the budgets."""
     inv = engine.inventory
@@ -41,12 +52,13 @@ def plan_text(engine: Engine, theme: ConsoleTheme, *, limit: int | None = None, 
     out.append(f" — {why}; canaries first.\n", dim)
     width = len(str(len(slices)))
     shown = slices if limit is None else slices[:limit]
-    for s in shown:
-        tag = "canary" if s.canary else f"{len(s.hosts)} host(s)"
-        hosts = ", ".join(s.hosts)
+    tags = ["canary" if s.canary else f"{len(s.hosts)} host(s)" for s in shown]
+    tag_width = max((len(t) for t in tags), default=6) + 2
+    first_group = {h.name: (h.groups[0] if h.groups else "-") for h in inv.hosts}
+    for s, tag in zip(shown, tags, strict=True):
         out.append(f"  {s.index + 1:>{width}}. ", Style(bold=True))
-        out.append(f"{tag:<11}", Style(bold=s.canary))
-        out.append(ellipsize(hosts, 200))
+        out.append(f"{tag:<{tag_width}}", Style(bold=s.canary))
+        out.append(slice_hosts(s.hosts, first_group))
         out.append(f"   ↳ {s.reason}\n" if reasons else "\n", dim)
     if limit is not None and len(slices) > limit:
         out.append(f"  … and {len(slices) - limit} more slices (the full plan is on the main screen)\n", dim)
