@@ -95,7 +95,7 @@ def fleet_inventory(
 
 
 class SimServer:
-    """Simulated fleet in its own process: ``slowroll sim`` (jitter None) or bench/simserve.py (jitter set).
+    """Simulated fleet in its own process: ``slowroll sim``, or bench/simserve.py for a jitter or port range.
 
     ``with SimServer(...) as sim:`` waits for its ``ready`` file; on exit (also on errors) it is stopped
     with SIGTERM (then SIGKILL), so no server outlives the benchmark.
@@ -111,6 +111,7 @@ class SimServer:
         seed: int = 1,
         nofile: int | None = None,
         ready_timeout: float = 600,
+        ports: tuple[int, int] | None = None,
     ) -> None:
         self.inventory = inventory
         self.out = out
@@ -119,6 +120,7 @@ class SimServer:
         self.seed = seed
         self.nofile = nofile
         self.ready_timeout = ready_timeout
+        self.ports = ports
         self.proc: subprocess.Popen[bytes] | None = None
         self.started_in = 0.0
         self._t0 = 0.0
@@ -132,11 +134,13 @@ class SimServer:
         return self.out / "ledger.jsonl"
 
     def command(self) -> list[str]:
-        if self.jitter is None:
+        if self.jitter is None and self.ports is None:
             cmd = [SLOWROLL, "sim", str(self.inventory), "--out", str(self.out), "--seed", str(self.seed)]
         else:
             cmd = [sys.executable, str(BENCH / "simserve.py"), str(self.inventory), "--out", str(self.out)]
-            cmd += ["--seed", str(self.seed), "--jitter", str(self.jitter)]
+            cmd += ["--seed", str(self.seed), "--jitter", str(0.2 if self.jitter is None else self.jitter)]
+            if self.ports is not None:
+                cmd += ["--ports", f"{self.ports[0]}-{self.ports[1]}"]
         if self.boot_time is not None:
             cmd += ["--boot-time", str(self.boot_time)]
         return cmd

@@ -1,8 +1,12 @@
 """``slowroll sim`` with a fixed boot time: serve simulated twins in this process until SIGTERM.
 
 Same files as ``slowroll sim INVENTORY --out DIR`` (``inventory.yaml``, ``known_hosts``, ``client_key``,
-``ledger.jsonl``, ``ready``), plus ``--jitter`` (``slowroll sim`` always uses the simulator's default
-±20 %): the benchmarks want a boot time that does not vary, so the floor is exact.
+``ledger.jsonl``, ``ready``), plus:
+
+- ``--jitter`` (``slowroll sim`` always uses the simulator's default ±20 %);
+- ``--ports LOW-HIGH``: where the simulated hosts' ports are taken (``slowroll sim`` always takes them from
+  20000–32000, the 12,000 ports below the ephemeral range, shared by every simulator on the machine: too
+  few for a 10,000-host fleet beside anyone else's simulator).
 
     .venv/bin/python bench/simserve.py INVENTORY --out DIR --boot-time 5 --jitter 0
 """
@@ -16,6 +20,7 @@ import signal
 from pathlib import Path
 
 from console.inventory import Inventory, load_inventory
+from console.sim import fleet as sim_fleet
 from console.sim.fleet import SimFleet
 from console.sim.twin import twin_yaml
 
@@ -46,7 +51,11 @@ def main() -> None:
     p.add_argument("--boot-time", type=float, default=8.0)
     p.add_argument("--jitter", type=float, default=0.0)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--ports", metavar="LOW-HIGH", help="port range for the hosts (default 20000-32000)")
     args = p.parse_args()
+    if args.ports:
+        low, _, high = args.ports.partition("-")
+        sim_fleet.PORT_LOW, sim_fleet.PORT_HIGH = int(low), int(high)  # read by SimFleet._ports
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     asyncio.run(serve(args, load_inventory(args.inventory), out))
