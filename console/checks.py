@@ -86,9 +86,11 @@ class CheckSpec:
         return f"{self.kind} {self.command}"
 
     def scaled(self, speed: float) -> CheckSpec:
+        from .policy import TIMEOUT_FLOOR, scale_duration
+
         return replace(
             self,
-            timeout=None if self.timeout is None else self.timeout / speed,
+            timeout=None if self.timeout is None else scale_duration(self.timeout, speed, TIMEOUT_FLOOR),
             retry_delay=self.retry_delay / speed,
             initial_delay=self.initial_delay / speed,
         )

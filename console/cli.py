@@ -334,7 +334,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
         faults = parse_faults(args.fault, inv)
     except FaultError as exc:
         raise UsageError(str(exc)) from None
-    out = Path(args.out)
+    out = Path(args.out).resolve()  # the twin inventory names files in it: absolute, wherever it is read
     out.mkdir(parents=True, exist_ok=True)
 
     async def serve() -> None:
@@ -436,11 +436,18 @@ async def _roll(
                 journal.roll_id = r.id
                 journal.set_roll_state("abandoned", f"discarded by a new roll ({_who()})")
         if simulate:
-            from .sim.fleet import SimFleet
+            from .sim.process import SimProcess
 
-            fleet = SimFleet(inv, work / "sim", speed=speed, faults=faults, seed=args.seed)
+            fleet = SimProcess(
+                inv.path,
+                work / "sim",
+                speed=speed,
+                faults=faults,
+                seed=args.seed,
+                policy=getattr(args, "policy", None),
+            )
             await fleet.start()
-            target = fleet.twin_inventory()
+            target = load_any_inventory(str(fleet.inventory_path))
         else:
             target = inv
         roll_id = journal.create_roll(

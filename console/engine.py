@@ -386,7 +386,12 @@ class Engine:
 
     def can_retry(self, name: str) -> bool:
         run = self.hosts.get(name)
-        return run is not None and not self.state.final and run.state in PROBLEMS
+        return (
+            run is not None
+            and not self.state.final
+            and run.state in PROBLEMS
+            and (run.task is None or run.task.done())
+        )
 
     # ------------------------------------------------------------------------------------------------
     # Operator commands (synchronous: they take effect before they return)
@@ -642,6 +647,12 @@ class Engine:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
         return task
+
+    async def close(self) -> None:
+        """Stop background work (problem-host watchers, retries) without changing the roll's state.
+
+        For a face that leaves a paused roll: what was recorded stays as it is for a later resume."""
+        await self._stop_background()
 
     async def _stop_background(self) -> None:
         tasks = [t for t in self._background if not t.done()]
@@ -1038,42 +1049,64 @@ class Engine:
     async def wait_for_new_boot_id(self, run: HostRun, deadline: float) -> HostSession:
         """Poll (at least every ``poll_interval``) until the host answers SSH with a boot id other than before.
 
-        Attempts overlap: a new one starts every interval even while an earlier one waits on a host that
-        does not answer, so a host that is back is noticed within about one interval.
+        Cheap TCP probes run every interval and overlap (a host that does not answer makes each one wait
+        its connect timeout), so a port that opens is seen within about one interval; only then is an SSH
+        handshake tried, one at a time per host, so a slice of hundreds of hosts coming back does not
+        become a herd of key exchanges. Through a jump host there is no direct TCP path: SSH probes only.
         """
         loop = asyncio.get_running_loop()
         before = run.boot_id_before
-        attempts: set[asyncio.Task[tuple[HostSession, str]]] = set()
+        route = self.connector.route(self._target(run.host))
+        direct = not route.jumps
+        tcp: set[asyncio.Task[str | None]] = set()
+        ssh: asyncio.Task[tuple[HostSession, str]] | None = None
         max_parallel = max(1, min(8, math.ceil(self.policy.connect_timeout / self.policy.poll_interval)))
         last_error = "no answer yet"
         winner: HostSession | None = None
+
+        def went_down(reason: str) -> None:
+            nonlocal last_error
+            last_error = reason
+            if run.state is HostState.REBOOTING:
+                run.down_at = self.clock()
+                self._set_host(run, HostState.DOWN, "not answering")
+
         try:
             next_start = loop.time()
             while winner is None:
                 now = loop.time()
                 if now >= deadline:
                     break
-                if now >= next_start and len(attempts) < max_parallel:
-                    attempts.add(asyncio.ensure_future(self._probe(run)))
+                if now >= next_start and ssh is None:
+                    if direct and len(tcp) < max_parallel:
+                        tcp.add(asyncio.ensure_future(self._tcp_probe(route.hostname, route.port)))
+                    elif not direct:
+                        ssh = asyncio.ensure_future(self._probe(run))
                     next_start = now + self.policy.poll_interval
                 wait_for = max(0.0, min(next_start, deadline) - loop.time())
-                if not attempts:
+                pending: set[asyncio.Future[Any]] = set(tcp) | ({ssh} if ssh is not None else set())
+                if not pending:
                     await asyncio.sleep(wait_for)
                     continue
-                done, _ = await asyncio.wait(attempts, timeout=wait_for, return_when=asyncio.FIRST_COMPLETED)
+                done, _ = await asyncio.wait(pending, timeout=wait_for, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
-                    attempts.discard(task)
+                    if task is not ssh:
+                        tcp.discard(task)  # type: ignore[arg-type]
+                        closed = task.result()
+                        if closed is not None:
+                            went_down(closed)
+                        elif ssh is None:
+                            ssh = asyncio.ensure_future(self._probe(run))  # the port is open: try SSH
+                        continue
+                    ssh = None
                     try:
                         session, boot_id = task.result()
                     except SSHError as exc:
-                        last_error = str(exc)
                         if exc.kind in (HOSTKEY_CHANGED, HOSTKEY_UNKNOWN):
                             raise HostProblem(HostState.FAILED, f"refused after the reboot: {exc}") from exc
                         if exc.kind == AUTH:
                             raise HostProblem(HostState.FAILED, f"after the reboot: {exc}") from exc
-                        if run.state is HostState.REBOOTING:
-                            run.down_at = self.clock()
-                            self._set_host(run, HostState.DOWN, "not answering")
+                        went_down(str(exc))
                         continue
                     except HostProblem as problem:
                         last_error = problem.reason
@@ -1081,23 +1114,22 @@ class Engine:
                     if boot_id == before:
                         session.close()  # still the old boot: the reboot has not happened yet
                         continue
-                    if winner is None:
-                        winner = session
-                        run.boot_id_after = boot_id
-                        run.rebooted = True
-                        run.up_at = self.clock()
-                        if run.down_at is None:
-                            run.down_at = run.up_at
-                        self._set_host(run, HostState.BOOTING, "back with a new boot id")
-                    else:
-                        session.close()
+                    winner = session
+                    run.boot_id_after = boot_id
+                    run.rebooted = True
+                    run.up_at = self.clock()
+                    if run.down_at is None:
+                        run.down_at = run.up_at
+                    self._set_host(run, HostState.BOOTING, "back with a new boot id")
         finally:
-            for task in attempts:
+            leftovers: list[asyncio.Future[Any]] = [*tcp, *([ssh] if ssh is not None else [])]
+            for task in leftovers:
                 task.cancel()
-            for task in attempts:
+            for task in leftovers:
                 with contextlib.suppress(BaseException):
                     result = await task
-                    result[0].close()
+                    if isinstance(result, tuple):
+                        result[0].close()
         if winner is None:
             raise HostProblem(
                 HostState.FAILED,
@@ -1105,6 +1137,20 @@ class Engine:
                 f"({self.policy.reboot_timeout:g}s); last: {last_error}",
             )
         return winner
+
+    async def _tcp_probe(self, host: str, port: int) -> str | None:
+        """None when the port accepts a connection; otherwise why not."""
+        try:
+            async with asyncio.timeout(self.policy.connect_timeout):
+                _, writer = await asyncio.open_connection(host, port)
+        except TimeoutError:
+            return f"{host}:{port}: no answer within {self.policy.connect_timeout:g}s"
+        except OSError as exc:
+            return f"{host}:{port}: {exc.strerror or exc}"
+        writer.close()
+        with contextlib.suppress(Exception):
+            await writer.wait_closed()
+        return None
 
     async def _probe(self, run: HostRun) -> tuple[HostSession, str]:
         session = await self._connect(run)

@@ -40,7 +40,9 @@ class HookSpec:
         return host.name in self.hosts or any(g in self.groups for g in host.groups)
 
     def scaled(self, speed: float) -> HookSpec:
-        return replace(self, timeout=self.timeout / speed)
+        from .policy import TIMEOUT_FLOOR, scale_duration
+
+        return replace(self, timeout=scale_duration(self.timeout, speed, TIMEOUT_FLOOR))
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,14 @@ class Amount:
         return f"{pct:g}%"
 
 
+TIMEOUT_FLOOR = 5.0  # scaled check and hook timeouts never go below this (nor above their own value)
+
+
+def scale_duration(value: float, speed: float, floor: float = 0.0) -> float:
+    """``value / speed``, but not below ``floor`` (nor above ``value`` itself)."""
+    return max(value / speed, min(floor, value))
+
+
 @dataclass(frozen=True)
 class Policy:
     batch: tuple[Amount, ...] = (Amount(count=1),)
@@ -77,14 +85,30 @@ class Policy:
         "pace_window",
     )
 
+    # A key exchange or a command's round trip does not get faster with --speed: below these floors a
+    # busy machine (a 2,000-host rehearsal in one process) would fail hosts for no reason of theirs.
+    # Polling and repeated checks keep a floor too: a 2,000-host rehearsal at --speed 50 would otherwise
+    # make tens of thousands of probes a second, a load no real roll puts on its console.
+    SCALED_FLOORS = {
+        "connect_timeout": 5.0,
+        "command_timeout": 10.0,
+        "poll_interval": 0.2,
+        "check_interval": 1.0,
+        "recheck_interval": 2.0,
+    }
+
     def scaled(self, speed: float) -> Policy:
-        """Every duration divided by ``speed`` (a rehearsal on the simulator at ``--speed X``)."""
+        """Every duration divided by ``speed`` (a rehearsal on the simulator at ``--speed X``), except that
+        timeouts and polling intervals keep the floors above (never above their unscaled value)."""
         if speed == 1:
             return self
         changes: dict[str, float | None] = {}
         for name in self.DURATIONS:
             value = getattr(self, name)
-            changes[name] = None if value is None else value / speed
+            if value is None:
+                changes[name] = None
+                continue
+            changes[name] = scale_duration(value, speed, self.SCALED_FLOORS.get(name, 0.0))
         return replace(self, **changes)  # type: ignore[arg-type]
 
     def to_dict(self) -> dict[str, object]:

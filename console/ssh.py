@@ -79,6 +79,7 @@ class SSHOptions:
     agent: bool = True
     keepalive_interval: float = 15.0
     max_connections: int = 256
+    max_connecting: int = 64  # handshakes in flight at once: a herd of key exchanges starves the loop
     config: SSHConfig | None = None  # ~/.ssh/config or --ssh-config: HostName, User, Port, IdentityFile...
     known_hosts_explicit: bool = False  # known_hosts came from the inventory: it wins over UserKnownHostsFile
     identity_files_explicit: bool = False
@@ -235,7 +236,9 @@ class Connector:
         self.options = options or SSHOptions()
         self.known_hosts = KnownHosts(self.options.known_hosts)
         self._known_files: dict[str, KnownHosts] = {}
+        self._keys: dict[tuple[str, ...], list[asyncssh.SSHKeyPair]] = {}
         self._slots = asyncio.Semaphore(self.options.max_connections)
+        self._handshakes = asyncio.Semaphore(self.options.max_connecting)
         self._jumps: dict[tuple[str, int, str | None], asyncssh.SSHClientConnection] = {}
         self._jump_locks: dict[tuple[str, int, str | None], asyncio.Lock] = {}
         self.jump_connections_opened = 0
@@ -262,6 +265,15 @@ class Connector:
             jumps = cfg.proxy_jump
         return Route(hostname, port, user, ids, known, jumps)
 
+    def _client_keys(self, paths: tuple[str, ...]) -> list[asyncssh.SSHKeyPair]:
+        """Identity files read once, not at every connection (thousands of them in a big roll)."""
+        if paths not in self._keys:
+            try:
+                self._keys[paths] = asyncssh.load_keypairs(list(paths))
+            except (OSError, asyncssh.KeyImportError) as exc:
+                raise SSHError(AUTH, f"cannot use identity file(s) {', '.join(paths)}: {exc}") from exc
+        return self._keys[paths]
+
     def _known_file(self, path: str) -> KnownHosts:
         if path not in self._known_files:
             self._known_files[path] = KnownHosts(path)
@@ -287,7 +299,8 @@ class Connector:
                 self._slots.release()
 
         try:
-            conn = await self._open(target, timeout=timeout)
+            async with self._handshakes:  # the timeout starts when this host's handshake does
+                conn = await self._open(target, timeout=timeout)
         except BaseException:
             release()
             raise
@@ -310,7 +323,7 @@ class Connector:
         if route.user:
             opts["username"] = route.user
         if route.identity_files:
-            opts["client_keys"] = list(route.identity_files)
+            opts["client_keys"] = self._client_keys(route.identity_files)
         if not self.options.agent:
             opts["agent_path"] = None
         return opts

@@ -14,6 +14,7 @@ import json
 import os
 import random
 import socket
+import struct
 import time
 import urllib.parse
 from collections.abc import Iterable, Sequence
@@ -130,6 +131,12 @@ class _Server(asyncssh.SSHServer):
         self.conn = conn
         self.host.connections.add(conn)
         self.host.accepted += 1
+        sock = conn.get_extra_info("socket")
+        if sock is not None:
+            # Close with a reset, leaving no TIME_WAIT on the host's port: after a reboot the port must be
+            # free to hold (see SimHost.hold_port) and to listen on again.
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.conn is not None:
@@ -192,16 +199,13 @@ class SimHost:
         if sock is not None:
             self._holder = sock
             return
-        for _ in range(20):
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            try:
-                s.bind(("127.0.0.1", self.port))  # no SO_REUSEADDR: nobody else can share it
-            except OSError:
-                s.close()
-                time.sleep(0.005)
-                continue
-            self._holder = s
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.bind(("127.0.0.1", self.port))  # no SO_REUSEADDR: nobody else can share it
+        except OSError:  # never block the simulator's loop for it: the port simply stays unheld
+            s.close()
             return
+        self._holder = s
 
     def _release_port(self) -> None:
         if self._holder is not None:
@@ -326,7 +330,11 @@ class SimHost:
         for conn in list(self.connections):
             conn.abort()
         self.connections.clear()
-        self.hold_port()
+        for _ in range(50):  # the aborted connections let go of the port within a few loop turns
+            self.hold_port()
+            if self._holder is not None or self.status == "halted":
+                break
+            await asyncio.sleep(0.01)
 
     async def stop(self) -> None:
         for task in list(self._tasks):
