@@ -280,8 +280,25 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"    {c.name:<14} [{scope}] {c.describe()}")
     for c in inv.service_checks:
         print(f"    {c.name:<14} [service] {c.describe()}")
+    if pol.windows:
+        print(f"  windows  {'; '.join(w.describe() for w in pol.windows)} (no reboot starts outside them)")
+    if pol.max_reboots_per_hour or pol.min_slice_gap:
+        pace = []
+        if pol.max_reboots_per_hour:
+            pace.append(f"at most {pol.max_reboots_per_hour} reboots an hour")
+        if pol.min_slice_gap:
+            pace.append(f"{format_duration(pol.min_slice_gap)} between slices")
+        print(f"  pace     {', '.join(pace)}")
+    for h in inv.hooks:
+        scope = ", ".join([*h.groups, *h.hosts]) or "all hosts"
+        print(f"  hook     {h.phase:<12} {h.name:<12} [{scope}, on {h.where}] {h.command}")
+    if inv.notify is not None:
+        from .notify import redact_url
+
+        print(f"  notify   {redact_url(inv.notify.webhook)} on {', '.join(inv.notify.events)}")
     kh = inv.ssh.known_hosts or "~/.ssh/known_hosts"
-    print(f"  ssh      user {inv.ssh.user or '(current user)'}, known_hosts {kh} (strict)")
+    print(f"  ssh      user {inv.ssh.user or '(current user)'}, known_hosts {kh} (strict)"
+          + (f", config {inv.ssh.config}" if inv.ssh.config else ""))
     return 0
 
 

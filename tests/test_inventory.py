@@ -160,3 +160,14 @@ def test_check_and_plan_never_import_textual() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     assert "slices" in proc.stdout
+
+
+@pytest.mark.parametrize("name", ["demo.yaml", "operations.yaml"])
+def test_sample_inventories_load(name: str) -> None:
+    inv = load_inventory(ROOT / "sample_inventories" / name)
+    assert inv.hosts and inv.checks
+    if name == "operations.yaml":
+        assert inv.policy.windows and inv.policy.max_reboots_per_hour == 6 and inv.notify is not None
+        assert {h.phase for h in inv.hooks} == {"pre_reboot", "post_reboot"}
+        assert {c.kind for c in inv.service_checks} == {"http", "prometheus"}
+        assert {c.kind for c in inv.checks} == {"systemd", "http", "tcp", "command"}
