@@ -87,32 +87,36 @@ ExecStart=/bin/sleep infinity
 WantedBy=multi-user.target
 """
 
-MEASURED: dict[str, list[float]] = {"record_to_noticed": [], "sshd_to_noticed": []}
+# Measured on the way (printed when the module's lab is torn down; run with -s to see them).
+MEASURED: dict[str, list[float]] = {}
+MEASURES = {
+    "record_to_noticed": "reboot-to-noticed (new boot recorded on the host -> slowroll's 'booting')",
+    "sshd_to_noticed": "sshd-up-to-noticed (ssh.service started on the host -> 'booting')",
+    "sent_to_down": "reboot sent -> slowroll's 'down'",
+    "sshd_stop_to_halt": "old boot: sshd stopping -> container gone (supervisor's exit 133)",
+    "host_downtime": "host down (sshd stopping in the old boot -> sshd started in the new one)",
+    "timeout_declared": "reboot sent -> 'failed' at reboot_timeout (6 s)",
+}
 
 
 @pytest.fixture(scope="module")
 def lab(golden_image: GoldenImage, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     with shared_lab(golden_image, tmp_path_factory.mktemp("scenarios"), FLEET + DRIFT + FAULTS) as lab:
         yield lab
-    if MEASURED["record_to_noticed"]:
-        print(
-            "\nreboot-to-noticed latency (boot recorded -> slowroll's 'booting'):",
-            _stats("record_to_noticed"),
-        )
-        print("sshd-up-to-noticed latency (ssh.service started -> 'booting'):", _stats("sshd_to_noticed"))
+    for key, label in MEASURES.items():
+        values = sorted(MEASURED.get(key, []))
+        if values:
+            print(
+                f"\n{label}: n={len(values)} min {values[0]:.3f}s median {values[len(values) // 2]:.3f}s"
+                f" max {values[-1]:.3f}s",
+                end="",
+            )
 
 
 @pytest.fixture(autouse=True)
 def _restored(lab: Lab) -> Iterator[None]:
     yield
     restore(lab)
-
-
-def _stats(key: str) -> str:
-    values = sorted(MEASURED[key])
-    return (
-        f"n={len(values)} min {values[0]:.3f}s median {values[len(values) // 2]:.3f}s max {values[-1]:.3f}s"
-    )
 
 
 def hosts(lab: Lab, *names: str) -> list[LabHost]:
@@ -138,13 +142,24 @@ def assert_untouched(r: RollResult, host: LabHost, before: list[str]) -> None:
     assert not r.of("host-state", host.name), r.of("host-state", host.name)
 
 
-def measure(r: RollResult, host: LabHost, new_boot: str) -> None:
-    times = boot_times(host)[new_boot]
+def measure(r: RollResult, host: LabHost, old_boot: str, new_boot: str) -> None:
+    boots = boot_times(host)
+    times, old = boots[new_boot], boots[old_boot]
     noticed = r.first(host.name, "booting")["at"]
-    assert times.recorded_at is not None and times.ssh_up_at is not None
+    assert times.recorded_at is not None and times.ssh_up_at is not None and old.ssh_stopping_at is not None
     assert times.recorded_at <= times.ssh_up_at <= noticed, (times, noticed)
-    MEASURED["record_to_noticed"].append(noticed - times.recorded_at)
-    MEASURED["sshd_to_noticed"].append(noticed - times.ssh_up_at)
+    halted = [float(e.split()[2]) for e in host.events if e.startswith("exit 133 ")]
+    note = MEASURED.setdefault
+    note("record_to_noticed", []).append(noticed - times.recorded_at)
+    note("sshd_to_noticed", []).append(noticed - times.ssh_up_at)
+    note("host_downtime", []).append(times.ssh_up_at - old.ssh_stopping_at)
+    if "down" in r.states(host.name):
+        note("sent_to_down", []).append(
+            r.first(host.name, "down")["at"] - r.first(host.name, "rebooting")["at"]
+        )
+    after_stop = [t - old.ssh_stopping_at for t in halted if t >= old.ssh_stopping_at]
+    if after_stop:
+        note("sshd_stop_to_halt", []).append(min(after_stop))
 
 
 def in_order(seen: list[str], expected: list[str]) -> bool:
@@ -194,7 +209,7 @@ def test_clean_roll_of_two_groups_reboots_each_host_once_within_budgets(lab: Lab
         assert r.states(h.name)[-1] == "done"
         ran = {(c["check"], c["phase"], c["ok"]) for c in r.of("check", h.name)}
         assert {(c, p, True) for c in ("sshd", "port", "hostname") for p in ("pre", "post")} <= ran, ran
-        measure(r, h, new[h.name])
+        measure(r, h, before[h.name][-1], new[h.name])
 
     # What each host says: it stopped answering SSH at ssh.service's stop in the old boot, and answered
     # again at ssh.service's start in the new one. Slowroll's own account (pre-check .. done) must contain
@@ -294,8 +309,12 @@ def test_enabled_unit_left_dead_by_a_failed_dependency_is_caught_with_the_journa
 
 
 def _cut_when_rebooting(roll: Roll, host: LabHost, before: list[str]) -> float:
-    """Cut the host off the moment slowroll sends its reboot; return when sshd was up again on the host."""
-    roll.wait_state(host.name, "rebooting", timeout=30)
+    """Cut the host off while it reboots; return when its sshd was up again (the host's journal).
+
+    The cut comes once slowroll has seen the host go down (its old sshd refuses: the reboot command got
+    through and the shutdown is under way), ~0.4 s before the new boot's sshd listens.
+    """
+    roll.wait_state(host.name, "down", timeout=30)
     host.partition("drop")  # connects time out, like a real partition; survives the reboot
     host.wait_boots(len(before) + 1, timeout=30)
     host.wait_active("ssh.service", timeout=30)
@@ -339,6 +358,7 @@ def test_partition_that_outlasts_reboot_timeout_fails_the_host_and_pauses(lab: L
     failed = r.first("f1", "failed")
     waited = failed["at"] - r.first("f1", "rebooting")["at"]
     assert SHORT_TIMEOUT <= waited < SHORT_TIMEOUT + 3, waited
+    MEASURED.setdefault("timeout_declared", []).append(waited)
     # the host did reboot (once): only its network was gone
     assert len(f1.boot_ids()) == len(before["f1"]) + 1
     assert_untouched(r, f2, before["f2"])
@@ -453,6 +473,9 @@ def test_slow_boot(lab: Lab, tmp_path: Path, delay: float, timeout: float, compl
         assert (s["state"], s["failed"], s["untouched"]) == ("paused", ["f1"], ["f2"]), s
         assert "reboot_timeout" in s["reason"], s["reason"]
         assert r.first("f1", "failed")["at"] < times.ssh_up_at  # gave up before sshd came
+        waited = r.first("f1", "failed")["at"] - r.first("f1", "rebooting")["at"]
+        assert timeout <= waited < timeout + 3, waited
+        MEASURED.setdefault("timeout_declared", []).append(waited)
         assert len(f1.boot_ids()) == len(before["f1"]) + 1
         assert_untouched(r, f2, before["f2"])
 
@@ -473,6 +496,7 @@ def test_host_that_never_returns_fails_at_reboot_timeout_and_the_rest_stay_untou
     assert "reboot_timeout" in s["reason"], s["reason"]
     waited = r.first("f1", "failed")["at"] - r.first("f1", "rebooting")["at"]
     assert SHORT_TIMEOUT <= waited < SHORT_TIMEOUT + 3, waited
+    MEASURED.setdefault("timeout_declared", []).append(waited)
     assert f1.state == "down" and f1.boot_ids() == before["f1"]  # it went down and never booted again
     assert_untouched(r, f2, before["f2"])
 
