@@ -13,12 +13,14 @@ with its minimal input (the property tests stay clear of exactly those inputs, a
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import io
 import itertools
 import math
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -52,6 +54,7 @@ SLOWROLL = [sys.executable, "-m", "console.cli"]
 # One folder for the whole module: hypothesis runs many examples per test and function-scoped fixtures
 # (tmp_path) are not reset between them.
 _WORK = Path(tempfile.mkdtemp(prefix="slowroll-fuzz-"))
+atexit.register(shutil.rmtree, _WORK, ignore_errors=True)
 _counter = itertools.count()
 
 # SLOWROLL_FUZZ_SCALE=20 runs twenty times as many examples (a longer hunt than CI's few seconds).
