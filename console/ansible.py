@@ -85,12 +85,17 @@ def is_ansible_inventory(path: str | os.PathLike[str]) -> bool:
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         return False
-    if p.suffix.lower() == ".ini" or _looks_ini(text):
+    if p.suffix.lower() == ".ini":
         return True
     try:
+        native.check_depth(text, str(p))
         node = yaml.compose(text, Loader=yaml.SafeLoader)  # nodes only: Ansible tags (!vault) are fine
-    except yaml.YAMLError:
-        return False
+    except (yaml.YAMLError, InventoryError, RecursionError):
+        # Not YAML: an INI inventory, if it looks like one (a one-line YAML list such as `[web-01]` is
+        # YAML, and goes to the native loader, which says what is wrong with it).
+        return _looks_ini(text)
+    if isinstance(node, yaml.ScalarNode) and _looks_ini(text):
+        return True
     if not isinstance(node, yaml.MappingNode):
         return False
     top: dict[str, yaml.Node] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
@@ -17,6 +18,8 @@ def parse_duration(value: object) -> float:
     if isinstance(value, bool):
         raise DurationError(f"expected a duration such as 30s, 5m or 1h30m, got {value!r}")
     if isinstance(value, int | float):
+        if not math.isfinite(value):
+            raise DurationError(f"expected a finite duration such as 30s or 5m, got {value!r}")
         if value < 0:
             raise DurationError(f"a duration cannot be negative, got {value!r}")
         return float(value)

@@ -1113,6 +1113,7 @@ class Engine:
                         continue
                     if boot_id == before:
                         session.close()  # still the old boot: the reboot has not happened yet
+                        last_error = f"answers with its old boot id {before}"
                         continue
                     winner = session
                     run.boot_id_after = boot_id
@@ -1131,6 +1132,12 @@ class Engine:
                     if isinstance(result, tuple):
                         result[0].close()
         if winner is None:
+            if run.down_at is None and last_error.startswith("answers with its old boot id"):
+                raise HostProblem(
+                    HostState.FAILED,
+                    f"did not reboot: still up with its old boot id {before} {self.policy.reboot_timeout:g}s "
+                    f"after {self.policy.reboot_command!r} returned (a scheduled or refused reboot?)",
+                )
             raise HostProblem(
                 HostState.FAILED,
                 f"not back with a new boot id within reboot_timeout "
@@ -1145,6 +1152,8 @@ class Engine:
                 _, writer = await asyncio.open_connection(host, port)
         except TimeoutError:
             return f"{host}:{port}: no answer within {self.policy.connect_timeout:g}s"
+        except ConnectionRefusedError:
+            return f"{host}:{port}: connection refused"
         except OSError as exc:
             return f"{host}:{port}: {exc.strerror or exc}"
         writer.close()

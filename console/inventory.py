@@ -142,25 +142,62 @@ class NotifySettings:
 # YAML with line numbers
 
 
+MAX_DEPTH = 64
+
+
+def check_depth(text: str, path: str) -> None:
+    """Refuse absurdly deep nesting before PyYAML's recursive composer meets it (iteratively)."""
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise InventoryError(
+                        path, event.start_mark.line + 1, "", f"nested more than {MAX_DEPTH} levels deep"
+                    )
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        return  # compose reports it, with its location
+
+
 class _Doc:
     """Plain Python values from YAML plus the line of every key path, and duplicate-key detection."""
 
     def __init__(self, path: str, text: str) -> None:
         self.path = path
         self.lines: dict[Path_, int] = {}
+        self._active: set[int] = set()
         try:
+            check_depth(text, path)
             node = yaml.compose(text, Loader=yaml.SafeLoader)
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             line = mark.line + 1 if mark else None
             problem = exc.problem or exc.context or "not valid YAML"
             raise InventoryError(path, line, "", f"unreadable YAML: {problem}") from None
+        except yaml.reader.ReaderError as exc:  # a character YAML refuses: no mark, but a position
+            line = text.count("\n", 0, exc.position) + 1
+            what = f"character {exc.character!r}" if isinstance(exc.character, str) else "a byte"
+            raise InventoryError(path, line, "", f"unreadable YAML: {what} that YAML does not accept") from None
         except yaml.YAMLError as exc:
             raise InventoryError(path, None, "", f"unreadable YAML: {exc}") from None
         self.value = self._convert(node, ()) if node is not None else None
 
     def _convert(self, node: yaml.Node, path: Path_) -> Any:
         self.lines.setdefault(path, node.start_mark.line + 1)
+        if id(node) in self._active:
+            raise self.error(path, "a YAML alias refers to a node that contains it (an endless structure)")
+        if isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+            self._active.add(id(node))
+            try:
+                return self._convert_collection(node, path)
+            finally:
+                self._active.discard(id(node))
+        return self._scalar(node, path)
+
+    def _convert_collection(self, node: yaml.Node, path: Path_) -> Any:
         if isinstance(node, yaml.MappingNode):
             out: dict[str, Any] = {}
             for key_node, value_node in node.value:
@@ -901,6 +938,14 @@ class _Loader:
         return out
 
     def check_placeholders(self, spec: CheckSpec, path: Path_, hosts: list[Host]) -> None:
+        if spec.kind == "command":
+            quoted = placeholders_in_quotes(spec.command)
+            if quoted:
+                raise self.err(
+                    path,
+                    f"write {quoted[0]} without quotes around it: placeholders are shell-quoted for you "
+                    "(inside quotes a value could break out of them)",
+                )
         for match in PLACEHOLDER.finditer(spec.command):
             key = match.group(1)
             for h in hosts:
@@ -909,8 +954,32 @@ class _Loader:
 
 
 SECRET_NAME = re.compile(
-    r"(?i)(token|secret|passphrase|passwd|password|api[_-]?key|private[_-]?key|credential)"
+    r"(?i)(token|secret|passphrase|passwd|password|api[_-]?key|private[_-]?key|credential|webhook)"
 )
+
+
+def placeholders_in_quotes(template: str) -> list[str]:
+    """Placeholders that stand inside '…' or "…" in a shell line (where quoting them would not help)."""
+    found = []
+    state = ""  # "", "'", '"'
+    spans = {m.start(): m.group(0) for m in PLACEHOLDER.finditer(template)}
+    i = 0
+    while i < len(template):
+        c = template[i]
+        if i in spans and state:
+            found.append(spans[i])
+        if state == "'":
+            if c == "'":
+                state = ""
+        elif c == "\\":
+            i += 1  # the next character is escaped (outside single quotes)
+        elif state == '"':
+            if c == '"':
+                state = ""
+        elif c in "'\"":
+            state = c
+        i += 1
+    return found
 
 
 def redact_secrets(text: str) -> str:

@@ -7,8 +7,7 @@ with ``console.inventory.load_inventory`` and with ``slowroll check`` (in proces
 subprocess for a sample). Every input must end in a loaded inventory or an ``InventoryError`` (exit 2)
 whose message starts ``FILE:LINE:``; never another exception, never a traceback.
 
-Crashes found here that are not fixed yet are pinned by the ``xfail(strict=True)`` tests at the end, each
-with its minimal input (the property tests stay clear of exactly those inputs, and of nothing else).
+The crashes this fuzzing found are fixed; their minimal inputs stay as regression tests at the end.
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ import atexit
 import contextlib
 import io
 import itertools
-import math
 import os
 import re
 import shutil
@@ -32,7 +30,6 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from console.ansible import _looks_ini
 from console.cli import main as cli_main
 from console.drift import ALL_KINDS
 from console.errors import InventoryError
@@ -481,31 +478,11 @@ def texts(draw: st.DrawFn) -> str:
 # ---------------------------------------------------------------------------------------------------
 # The contract
 
-# Known issues, each pinned by an xfail(strict=True) test at the end with its minimal input. For such
-# inputs the property tests relax exactly the assertion the issue breaks, and nothing else; when an issue
-# is fixed, its xfail turns into a failure and the relaxation below goes with it.
-_RAW_SPECIAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ufffe\uffff]")
 
 
 def no_content(text: str) -> bool:
     """Nothing but blank lines and comments: there is no line to point at."""
     return all(not line.strip() or line.lstrip().startswith("#") for line in text.splitlines())
-
-
-def raw_special(text: str) -> bool:
-    """Known issue: a raw special character that PyYAML's reader refuses gives a message without a line."""
-    return bool(_RAW_SPECIAL.search(text))
-
-
-def cli_crashes_on(inv: Inventory) -> bool:
-    """Known issue: a policy duration of .inf / .nan loads, and `slowroll check` then raises."""
-    values = [getattr(inv.policy, name) for name in inv.policy.DURATIONS]
-    return any(isinstance(v, float) and not math.isfinite(v) for v in values)
-
-
-def taken_for_ini(text: str) -> bool:
-    """Known issue: `slowroll check` takes a YAML list such as `[null]` for an Ansible INI file."""
-    return _looks_ini(text)
 
 
 def write(text: str) -> Path:
@@ -530,7 +507,7 @@ def load_or_error(text: str) -> Inventory | InventoryError:
         inv = load_inventory(path)
     except InventoryError as exc:
         assert exc.path == str(path)
-        assert_located(str(exc), path, text, line_owed=not raw_special(text))
+        assert_located(str(exc), path, text)
         return exc
     # what loaded is usable
     assert inv.hosts and len({h.name for h in inv.hosts}) == len(inv.hosts)
@@ -549,14 +526,11 @@ def cli_in_process(*argv: str) -> tuple[int, str, str]:
 
 def check_cli(path: Path, text: str, loaded: Inventory | InventoryError) -> None:
     """`slowroll check` (and `plan` when it passes) in process: exit 0 or 2, a located message."""
-    if isinstance(loaded, Inventory) and cli_crashes_on(loaded):
-        return
     code, out, err = cli_in_process("check", str(path))
     assert code in (0, 2), (code, out, err)
     if code == 2:
         assert err.startswith("slowroll: "), err
-        owed = not (taken_for_ini(text) or raw_special(text))
-        assert_located(err.removeprefix("slowroll: ").strip(), path, text, line_owed=owed)
+        assert_located(err.removeprefix("slowroll: ").strip(), path, text)
     elif isinstance(loaded, Inventory):
         code, out, err = cli_in_process("plan", "--json", str(path))
         assert code == 0, (out, err)
@@ -602,18 +576,12 @@ def test_slowroll_check_subprocess_never_shows_a_traceback(text: str) -> None:
     proc = subprocess.run(
         [*SLOWROLL, "check", str(path)], capture_output=True, text=True, cwd=ROOT, timeout=60, check=False
     )
-    try:
-        loaded: Inventory | None = load_inventory(path)
-    except InventoryError:
-        loaded = None
-    if loaded is not None and cli_crashes_on(loaded):
-        return
     assert "Traceback" not in proc.stderr, proc.stderr
     assert proc.returncode in (0, 2), (proc.returncode, proc.stderr)
     if proc.returncode == 2:
         assert proc.stderr.startswith("slowroll: "), proc.stderr
         message = proc.stderr.removeprefix("slowroll: ").strip()
-        assert_located(message, path, text, line_owed=not (taken_for_ini(text) or raw_special(text)))
+        assert_located(message, path, text)
     else:
         assert proc.stdout.startswith(f"{path}: OK"), proc.stdout
 
@@ -660,7 +628,7 @@ def test_edge_inputs_load_or_fail_with_file_and_line(text: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------
-# Known crashes (strict xfails: each turns into a failure the day it is fixed, so the mark gets removed)
+# Crashes the fuzzing found (fixed): each minimal input stays as a regression test
 
 
 class Crashed(AssertionError):
@@ -680,59 +648,27 @@ def _expect_located_error(text: str) -> None:
     assert code == 2 and "Traceback" not in err, (code, err)
 
 
-RECURSION = (
-    "RecursionError (a traceback, exit 1): `_Doc._convert` in console/inventory.py follows YAML aliases "
-    "without noticing that an alias points at a node that contains it, and recurses forever. Fix: keep "
-    "the ids of the nodes on the current path in `_convert` and raise `self.error(path, 'a YAML alias "
-    "refers to a node that contains it')` when an alias re-enters one."
-)
 
 
-@pytest.mark.xfail(strict=True, raises=Crashed, reason=RECURSION)
 @pytest.mark.parametrize("text", ["hosts: &a [*a]\n", "hosts: {a: 10.0.0.1}\nvars: &v {x: *v}\n"])
 def test_recursive_alias_is_a_located_error(text: str) -> None:
     _expect_located_error(text)
 
 
-DEEP = (
-    "RecursionError (a traceback, exit 1) for a document nested ~500+ levels deep: PyYAML's composer is "
-    "recursive, and neither `_Doc.__init__` (console/inventory.py, catches only yaml.YAMLError) nor "
-    "`is_ansible_inventory` (console/ansible.py, documented 'never raises') catches RecursionError from "
-    "yaml.compose. Fix: before composing, walk yaml.parse() events (iterative) and raise "
-    "InventoryError(path, event.start_mark.line + 1, '', 'nested more than 100 levels deep') past a "
-    "depth limit; in is_ansible_inventory treat the same as 'not Ansible' (return False)."
-)
 
 
-@pytest.mark.xfail(strict=True, raises=Crashed, reason=DEEP)
 def test_very_deep_nesting_is_a_located_error() -> None:
     _expect_located_error("hosts: " + "[" * 1000 + "]" * 1000 + "\n")
 
 
-READER = (
-    "No line in the message: a raw special character (e.g. U+0001) makes PyYAML raise ReaderError, which "
-    "is not a MarkedYAMLError, so `_Doc.__init__` reports 'FILE: unreadable YAML: unacceptable character "
-    "#x0001 ... position 30' without FILE:LINE. Fix: for yaml.reader.ReaderError, compute the line from "
-    "exc.position (text.count('\\n', 0, exc.position) + 1) and pass it to InventoryError."
-)
 
 
-@pytest.mark.xfail(strict=True, reason=READER)
 def test_special_character_error_names_the_line() -> None:
     _expect_located_error('hosts:\n  h1: 10.0.0.1\n  h2: "a\x01b"\n')
 
 
-INI = (
-    "`slowroll check` answers 'FILE: only YAML inventories are read; convert with ansible-inventory ...' "
-    "(no line, and wrong: the file is YAML) for a one-line YAML list such as `[null]` or `[web-01]`: "
-    "`_looks_ini` in console/ansible.py takes any line shaped like `[word]` for an INI section header when "
-    "no line looks like `key:`. Fix: in `is_ansible_inventory`, call it INI only when the text does not "
-    "parse as YAML (or parses to a plain string); a YAML list then reaches the native loader, which says "
-    "'FILE:1: expected a mapping of keys, got a list'."
-)
 
 
-@pytest.mark.xfail(strict=True, reason=INI)
 @pytest.mark.parametrize("text", ["[null]\n", "[web-01]\n"])
 def test_yaml_list_is_not_taken_for_an_ini_file(text: str) -> None:
     path = write(text)
@@ -744,17 +680,8 @@ def test_yaml_list_is_not_taken_for_an_ini_file(text: str) -> None:
     assert_located(err.removeprefix("slowroll: ").strip(), path, text)  # ...the command line is not
 
 
-NONFINITE = (
-    "`policy: {bake: .inf}` (or `.nan`, any duration) loads: `parse_duration` (console/durations.py) returns "
-    "float('inf')/float('nan') for YAML's .inf/.nan because only `value < 0` is refused; `slowroll check` "
-    "then dies in `format_duration` (OverflowError / ValueError, a traceback), and a NaN reboot_timeout "
-    "would never expire (`now >= nan` is never true). Fix: in parse_duration, `if not math.isfinite(value): "
-    "raise DurationError(f'expected a finite duration, got {value!r}')`; the loader then reports "
-    "FILE:LINE: policy.bake."
-)
 
 
-@pytest.mark.xfail(strict=True, reason=NONFINITE)
 @pytest.mark.parametrize("value", [".inf", ".nan"])
 def test_infinite_or_nan_duration_is_a_located_error(value: str) -> None:
     _expect_located_error(f"hosts: {{a: 10.0.0.1}}\npolicy: {{bake: {value}}}\n")

@@ -151,19 +151,8 @@ def test_newline_in_a_host_name_is_refused_with_file_and_line(tmp_path: Path) ->
     assert "Traceback" not in proc.stderr
 
 
-QUOTED = (
-    "A placeholder the template author put inside quotes is executed: render_command (console/checks.py) "
-    "always inserts shlex.quote(value), which is right only outside quotes. In `echo '{name}'` the "
-    "template's own quotes close around the quoted value, so `x y;touch M;` becomes `echo ''x y;touch M;''` "
-    "and runs `touch M`; in `echo \"{vars.v}\"` the value lands inside double quotes as `'$(touch M)'`, "
-    "and $(...) runs. Seen on a real host: the marker file appears. Fix: in the loader "
-    "(_Loader.check_placeholders), scan the template with a small shell-quote lexer and refuse a "
-    "placeholder inside '...' or \"...\" with FILE:LINE 'write {name} without quotes: it is quoted for you' "
-    "(or render by context: inside '...' replace ' with '\\'', inside \"...\" backslash-escape \\ $ ` \")."
-)
 
 
-@pytest.mark.xfail(strict=True, reason=QUOTED)
 @pytest.mark.parametrize(
     ("template", "host_name", "var"),
     [
@@ -358,18 +347,8 @@ def test_webhook_url_secret_not_in_logs_history_or_report(secret_run: SecretRun)
     assert leaks == []
 
 
-WEBHOOK_IN_JOURNAL = (
-    "The webhook URL (a credential: a Slack hook's path is its secret; console/notify.py itself shows it "
-    "only through redact_url) is stored in clear in the journal's copy of the inventory "
-    "(rolls.inventory_text): redact_secrets (console/inventory.py) redacts values by key name "
-    "(SECRET_NAME: token|secret|passphrase|...), and `webhook` is not such a name. `slowroll resume` also "
-    "prints that text in its inventory diff. Fix: in redact_secrets, also redact notify.webhook (e.g. "
-    "replace the value by notify.redact_url(value), keeping scheme and host), or add 'webhook' to "
-    "SECRET_NAME."
-)
 
 
-@pytest.mark.xfail(strict=True, reason=WEBHOOK_IN_JOURNAL)
 def test_webhook_url_secret_not_in_the_journal_database(secret_run: SecretRun) -> None:
     columns = [where for where, text in _db_texts(secret_run.state).items() if WEBHOOK_TOKEN in text]
     files = [where for where, text in _raw_files(secret_run.state).items() if WEBHOOK_TOKEN in text]
