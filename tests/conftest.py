@@ -14,3 +14,12 @@ def _private_user_folders(tmp_path_factory: pytest.TempPathFactory, monkeypatch:
         path = Path(base) / sub
         path.mkdir()
         monkeypatch.setenv(var, str(path))
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups (it does so in the same hook)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist, all real-host tests share one worker: one golden image and one lab at a time."""
+    real = Path(__file__).resolve().parent / "real"
+    for item in items:
+        if real in Path(str(item.path)).resolve().parents:
+            item.add_marker(pytest.mark.xdist_group("realhost"))
