@@ -731,19 +731,7 @@ class _Builder:
 
 
 def _read_text(path: str) -> str:
-    p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except FileNotFoundError:
-        raise InventoryError(path, None, "", "no such file") from None
-    except IsADirectoryError:
-        raise InventoryError(path, None, "", "is a directory, expected a file") from None
-    except OSError as exc:
-        raise InventoryError(path, None, "", f"cannot read: {exc.strerror}") from None
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InventoryError(path, None, "", f"not UTF-8 text (byte {exc.start})") from None
+    return native.read_inventory_text(path)
 
 
 def _without_ansible_tags(text: str) -> str:

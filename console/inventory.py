@@ -180,7 +180,9 @@ class _Doc:
         except yaml.reader.ReaderError as exc:  # a character YAML refuses: no mark, but a position
             line = text.count("\n", 0, exc.position) + 1
             what = f"character {exc.character!r}" if isinstance(exc.character, str) else "a byte"
-            raise InventoryError(path, line, "", f"unreadable YAML: {what} that YAML does not accept") from None
+            raise InventoryError(
+                path, line, "", f"unreadable YAML: {what} that YAML does not accept"
+            ) from None
         except yaml.YAMLError as exc:
             raise InventoryError(path, None, "", f"unreadable YAML: {exc}") from None
         self.value = self._convert(node, ()) if node is not None else None
@@ -258,23 +260,26 @@ def _key(path: Path_) -> str:
 # Loading
 
 
-def load_inventory(path: str | os.PathLike[str]) -> Inventory:
-    """Read and validate an inventory file; raises ``InventoryError`` (exit 2) on any mistake."""
-    p = Path(path)
+def read_inventory_text(path: str | os.PathLike[str]) -> str:
+    """The file's text, or an ``InventoryError`` that says why it cannot be read."""
     shown = str(path)
     try:
-        raw = p.read_bytes()
+        raw = Path(path).read_bytes()
     except FileNotFoundError:
         raise InventoryError(shown, None, "", "no such file") from None
     except IsADirectoryError:
-        raise InventoryError(shown, None, "", "is a directory, expected an inventory file") from None
+        raise InventoryError(shown, None, "", "is a directory, expected a file") from None
     except OSError as exc:
         raise InventoryError(shown, None, "", f"cannot read: {exc.strerror}") from None
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InventoryError(shown, None, "", f"not UTF-8 text (byte {exc.start})") from None
-    return parse_inventory(text, shown, base_dir=p.parent)
+
+
+def load_inventory(path: str | os.PathLike[str]) -> Inventory:
+    """Read and validate an inventory file; raises ``InventoryError`` (exit 2) on any mistake."""
+    return parse_inventory(read_inventory_text(path), str(path), base_dir=Path(path).parent)
 
 
 def parse_inventory(text: str, path: str = "<inventory>", *, base_dir: Path | None = None) -> Inventory:
@@ -634,27 +639,16 @@ class _Loader:
         for key in ("max_unavailable", "group_max_unavailable"):
             if key in data:
                 kw[key] = self.amount(data[key], (*path, key), what=key)
-        for key in (
-            "bake",
-            "reboot_timeout",
-            "connect_timeout",
-            "command_timeout",
-            "poll_interval",
-            "check_interval",
-            "recheck_interval",
-            "resume_grace",
-        ):
+        for key in Policy.DURATIONS:  # (pace_window is not a key: it is the hour of max_reboots_per_hour)
             if key in data:
-                kw[key] = self.duration(data[key], (*path, key), positive=key != "bake")
+                kw[key] = self.duration(
+                    data[key], (*path, key), positive=key not in ("bake", "min_slice_gap")
+                )
         if "max_uptime" in data:
             kw["max_uptime"] = self.duration(data["max_uptime"], (*path, "max_uptime"))
         if "max_reboots_per_hour" in data:
             kw["max_reboots_per_hour"] = self.integer(
                 data["max_reboots_per_hour"], (*path, "max_reboots_per_hour"), low=1
-            )
-        if "min_slice_gap" in data:
-            kw["min_slice_gap"] = self.duration(
-                data["min_slice_gap"], (*path, "min_slice_gap"), positive=False
             )
         if "windows" in data:
             kw["windows"] = self.windows(data["windows"], (*path, "windows"))
