@@ -92,7 +92,10 @@ async def audit_host(
     *,
     history: Mapping[str, float] | None = None,
     clock: Callable[[], float] = time.time,
+    keep_facts: bool = True,
 ) -> HostAudit:
+    """Facts and findings of one host. ``keep_facts=False`` keeps, once the findings are made, only what
+    an audit report shows (boot id, uptime, kernel): a fleet-wide audit then holds ~20 KB less per host."""
     policy = inventory.policy
     started = time.monotonic()
     target = SSHTarget(host.name, host.address, host.port, host.user, host.explicit)
@@ -112,6 +115,10 @@ async def audit_host(
         last_reboot_at=(history or {}).get(host.name),
         now=clock(),
     )
+    if not keep_facts:
+        facts = Facts(
+            boot_id=facts.boot_id, uptime_seconds=facts.uptime_seconds, kernel_running=facts.kernel_running
+        )
     return HostAudit(host.name, facts, tuple(findings), None, time.monotonic() - started)
 
 
@@ -123,13 +130,14 @@ async def audit_fleet(
     history: Mapping[str, float] | None = None,
     clock: Callable[[], float] = time.time,
     on_host: Callable[[HostAudit], None] | None = None,
+    keep_facts: bool = True,
 ) -> FleetAudit:
-    """Audit every host concurrently (the connector caps open connections)."""
+    """Audit every host concurrently (the connector caps open connections); ``keep_facts``: see audit_host."""
     wanted = set(hosts) if hosts is not None else None
     result = FleetAudit(started=clock())
 
     async def one(h: Host) -> None:
-        a = await audit_host(h, inventory, connector, history=history, clock=clock)
+        a = await audit_host(h, inventory, connector, history=history, clock=clock, keep_facts=keep_facts)
         result.hosts[h.name] = a
         if on_host is not None:
             on_host(a)

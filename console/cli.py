@@ -297,8 +297,10 @@ def cmd_check(args: argparse.Namespace) -> int:
 
         print(f"  notify   {redact_url(inv.notify.webhook)} on {', '.join(inv.notify.events)}")
     kh = inv.ssh.known_hosts or "~/.ssh/known_hosts"
-    print(f"  ssh      user {inv.ssh.user or '(current user)'}, known_hosts {kh} (strict)"
-          + (f", config {inv.ssh.config}" if inv.ssh.config else ""))
+    print(
+        f"  ssh      user {inv.ssh.user or '(current user)'}, known_hosts {kh} (strict)"
+        + (f", config {inv.ssh.config}" if inv.ssh.config else "")
+    )
     return 0
 
 
@@ -693,7 +695,7 @@ async def _audit(inv: Any, work: Path, args: argparse.Namespace, faults: dict[st
         history = journal.last_reboot_times([h.name for h in target.hosts])
         connector = _connector(target, args, simulated=args.sim)
         try:
-            result = await audit_fleet(target, connector, history=history)
+            result = await audit_fleet(target, connector, history=history, keep_facts=False)
         finally:
             await connector.close()
     finally:

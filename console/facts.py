@@ -18,9 +18,11 @@ tree that was cut off is ``None``, because half a boot tree would make every oth
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import shlex
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
@@ -174,7 +176,7 @@ class Runner(Protocol):
 # Facts
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class UnitState:
     """One unit as systemd reports it.
 
@@ -460,20 +462,21 @@ def _split_sections(text: str) -> dict[str, _Section]:
     current: _Section | None = None
     for raw in text.splitlines():
         line = raw.rstrip("\r")
-        mark = _MARK.match(line)
-        if mark:
-            current = _Section([], None)
-            # The first copy of a section wins: a later duplicate cannot overwrite real output.
-            sections.setdefault(mark.group(1), current)
-            continue
-        if current is None:
-            continue
-        done = _EXIT.match(line)
-        if done:
-            current.exit_status = int(done.group(1))
-            current = None
-            continue
-        current.lines.append(line)
+        if line.startswith("@@"):  # both markers start so: the regexes run on those lines only
+            mark = _MARK.match(line)
+            if mark:
+                current = _Section([], None)
+                # The first copy of a section wins: a later duplicate cannot overwrite real output.
+                sections.setdefault(mark.group(1), current)
+                continue
+            if current is not None:
+                done = _EXIT.match(line)
+                if done:
+                    current.exit_status = int(done.group(1))
+                    current = None
+                    continue
+        if current is not None:
+            current.lines.append(line)
     return sections
 
 
@@ -630,8 +633,8 @@ class _Parser:
         files: dict[str, str] = {}
         for line in sec.body:
             parts = line.split()
-            if len(parts) >= 2 and _UNIT.match(parts[0]):
-                files[parts[0]] = parts[1]
+            if len(parts) >= 2 and _unit_name(parts[0]):
+                files[_s(parts[0])] = _s(parts[1])
         return files
 
     def unit_props(self) -> dict[str, dict[str, str]] | None:
@@ -651,8 +654,8 @@ class _Parser:
             for glyph in ("●", "○", "×", "*"):
                 if name.startswith(glyph + " "):
                     name = name[2:].strip()
-            if _UNIT.match(name):
-                names.add(name)
+            if _unit_name(name):
+                names.add(_s(name))
         if "default.target" not in names:
             self.errors.append("boot_tree: default.target missing from list-dependencies output")
             return None
@@ -718,25 +721,40 @@ def parse_show(lines: Sequence[str]) -> dict[str, dict[str, str]]:
 
     def flush() -> None:
         unit_id = block.get("Id", "")
-        if _UNIT.match(unit_id):
+        if _unit_name(unit_id):
             out.setdefault(unit_id, dict(block))
         block.clear()
 
     for line in lines:
-        if not line.strip():
+        if not line or line.isspace():
             flush()
             continue
         key, sep, value = line.partition("=")
-        if sep and re.fullmatch(r"[A-Za-z]+", key):
+        if sep and key.isascii() and key.isalpha():
             block.setdefault(key, value)
     flush()
     return out
 
 
+# The same unit names and property values repeat on every unit of a host and on every host of a fleet:
+# parsing them once, and sharing the resulting strings and tuples, keeps a 10,000-host audit fast and small.
+@functools.lru_cache(maxsize=1 << 16)
+def _unit_name(word: str) -> bool:
+    return _UNIT.match(word) is not None
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _words_of(value: str) -> tuple[str, ...]:
+    return tuple(sys.intern(w) for w in value.split() if _unit_name(w))
+
+
 def _words(value: str | None) -> tuple[str, ...] | None:
-    if value is None:
-        return None
-    return tuple(w for w in value.split() if _UNIT.match(w))
+    return None if value is None else _words_of(value)
+
+
+def _s(text: str) -> str:
+    """One shared copy of a short, often repeated string (unit names, states, descriptions)."""
+    return sys.intern(text) if len(text) <= 200 else text
 
 
 def _merge_units(
@@ -774,14 +792,14 @@ def _merge_units(
             file_state = files.get(name)
             if file_state is None and unit.template:
                 file_state = files.get(unit.template)
-        merged[name] = UnitState(
-            name,
-            unit.load,
-            unit.active,
-            unit.sub,
-            file_state,
-            result,
-            unit.description,
+        merged[_s(name)] = UnitState(
+            _s(name),
+            _s(unit.load),
+            _s(unit.active),
+            _s(unit.sub),
+            None if file_state is None else _s(file_state),
+            None if result is None else _s(result),
+            _s(unit.description),
             aliases,
             triggered_by,
             pulled_by,

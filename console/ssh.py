@@ -45,6 +45,20 @@ COMMAND_TIMEOUT = "command-timeout"
 PROTOCOL = "protocol"
 
 
+def _ciphers() -> list[str]:
+    """asyncssh's default ciphers with AES-GCM first.
+
+    The client's order decides. asyncssh computes chacha20-poly1305 in Python (two cipher objects per
+    packet); AES-GCM is one call into OpenSSL, with AES-NI. Both are authenticated ciphers that OpenSSH
+    offers by default; preferring GCM halves the crypto cost of a fleet-wide audit on both ends.
+    """
+    algs = [a.decode() for a in asyncssh.encryption.get_default_encryption_algs()]
+    return sorted(algs, key=lambda a: not a.startswith("aes") or not a.endswith("-gcm@openssh.com"))
+
+
+CIPHERS = _ciphers()
+
+
 class SSHError(Exception):
     """An SSH failure with a ``kind`` (one of the module constants) and a sentence for people."""
 
@@ -319,6 +333,7 @@ class Connector:
             "password_auth": False,
             "config": None,  # the ssh config was applied by route(): asyncssh must not apply it again
             "encoding": None,
+            "encryption_algs": CIPHERS,
         }
         if route.user:
             opts["username"] = route.user
