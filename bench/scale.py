@@ -82,8 +82,7 @@ def start_shards(total: int, per_shard: int, work: Path) -> list[SimServer]:
 def merged_inventory(servers: list[SimServer], size: int, work: Path) -> tuple[Path, Path]:
     """An inventory of ``size`` hosts taken round-robin across shards, plus the ssh config naming keys."""
     known = work / "known_hosts"
-    if not known.exists():
-        known.write_text("".join(s.out.joinpath("known_hosts").read_text() for s in servers))
+    known.write_text("".join(s.out.joinpath("known_hosts").read_text() for s in servers))
     config = work / "ssh_config"
     config.write_text(
         "".join(
@@ -241,11 +240,13 @@ def main() -> int:
     per_shard = min(args.per_shard, 500) if args.quick and args.per_shard == 2000 else args.per_shard
     limit = raise_nofile(NOFILE)
     print(
-        f"scale: audits of {', '.join(f'{n:,}' for n in sizes)} hosts; simulator: slowroll sim, "
+        f"scale: audits of {', '.join(f'{n:,}' for n in sizes)} hosts; simulator: bench/simserve.py, "
         f"≤{per_shard:,} hosts per process; open-file limit {limit}"
     )
     other = settle(args)
-    work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="slowroll-scale-"))
+    work = Path(args.keep).resolve() if args.keep else Path(tempfile.mkdtemp(prefix="slowroll-scale-"))
+    if args.keep:
+        shutil.rmtree(work, ignore_errors=True)  # nothing from an earlier run (keys, ports) may leak in
     work.mkdir(parents=True, exist_ok=True)
     rows = []
     try:
