@@ -1227,7 +1227,6 @@ class SimSystem:
         section("reboot_required", rr)
         section("system_state", run("systemctl", "is-system-running"))
         section("units", ExecResult(0, self.list_units_json(UNIT_TYPES)))
-        section("unit_files", ExecResult(0, self.list_unit_files(UNIT_TYPES)))
         names = [n for n, _, _ in self._listed(UNIT_TYPES)]
         section("unit_props", ExecResult(0, self.show(names, SHOW_PROPERTIES)))
         section("boot_tree", ExecResult(0, "".join(line + "\n" for line in self.dependency_listing())))
