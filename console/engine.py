@@ -64,6 +64,10 @@ Subscriber = Callable[[Event], None]
 _SLOT_STATES = COMMITTED | {HostState.DRAINING}
 
 
+REFUSED = "connection refused"
+REFUSED_REPROBE = 0.05  # s: the first re-probe after a refused connection (then doubling)
+
+
 class EngineError(Exception):
     """An operator command that makes no sense in the current state (the message says why)."""
 
@@ -1052,7 +1056,9 @@ class Engine:
         Cheap TCP probes run every interval and overlap (a host that does not answer makes each one wait
         its connect timeout), so a port that opens is seen within about one interval; only then is an SSH
         handshake tried, one at a time per host, so a slice of hundreds of hosts coming back does not
-        become a herd of key exchanges. Through a jump host there is no direct TCP path: SSH probes only.
+        become a herd of key exchanges. A refused connection (the host's network is up, its sshd not yet)
+        is probed again after 50 ms, then 100, 200... up to the interval: sshd is seen moments after it
+        listens. Through a jump host there is no direct TCP path: SSH probes only.
         """
         loop = asyncio.get_running_loop()
         before = run.boot_id_before
@@ -1063,6 +1069,7 @@ class Engine:
         max_parallel = max(1, min(8, math.ceil(self.policy.connect_timeout / self.policy.poll_interval)))
         last_error = "no answer yet"
         winner: HostSession | None = None
+        refused = 0  # consecutive refused TCP probes
 
         def went_down(reason: str) -> None:
             nonlocal last_error
@@ -1095,6 +1102,15 @@ class Engine:
                         closed = task.result()
                         if closed is not None:
                             went_down(closed)
+                            if closed.endswith(REFUSED):
+                                # Its network is up and sshd is about to listen: look again soon, backing
+                                # off to the poll interval if it stays refused (a host that refuses while
+                                # down costs a handful of extra SYNs, not one every 50 ms).
+                                refused += 1
+                                soon = min(self.policy.poll_interval, REFUSED_REPROBE * 2 ** (refused - 1))
+                                next_start = min(next_start, loop.time() + soon)
+                            else:
+                                refused = 0
                         elif ssh is None:
                             ssh = asyncio.ensure_future(self._probe(run))  # the port is open: try SSH
                         continue
@@ -1153,7 +1169,7 @@ class Engine:
         except TimeoutError:
             return f"{host}:{port}: no answer within {self.policy.connect_timeout:g}s"
         except ConnectionRefusedError:
-            return f"{host}:{port}: connection refused"
+            return f"{host}:{port}: {REFUSED}"
         except OSError as exc:
             return f"{host}:{port}: {exc.strerror or exc}"
         writer.close()
