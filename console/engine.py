@@ -68,6 +68,23 @@ REFUSED = "connection refused"
 REFUSED_REPROBE = 0.05  # s: the first re-probe after a refused connection (then doubling)
 
 
+async def _together(*aws: Awaitable[Any]) -> list[Any]:
+    """Await all at once; on the first exception cancel the rest and raise it. Results in argument order."""
+    tasks = [asyncio.ensure_future(a) for a in aws]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(BaseException):
+                await task
+    for task in tasks:
+        if not task.cancelled() and task.exception() is not None:
+            raise task.exception()  # type: ignore[misc]
+    return [task.result() for task in tasks]
+
+
 class EngineError(Exception):
     """An operator command that makes no sense in the current state (the message says why)."""
 
@@ -877,8 +894,12 @@ class Engine:
         except SSHError as exc:
             raise HostProblem(HostState.UNHEALTHY, f"unreachable before its reboot: {exc}") from exc
         try:
-            run.boot_id_before = await self._read_boot_id(session)
-            run.facts_before = await self._facts(run, session)
+            # Three commands on one connection at once (one channel each): the boot id, the facts and
+            # the pre-checks cost one round trip's wait instead of three.
+            boot_id, facts, failed = await _together(
+                self._read_boot_id(session), self._facts(run, session), self._host_checks(run, session, "pre")
+            )
+            run.boot_id_before, run.facts_before = boot_id, facts
             if run.facts_before is not None:
                 found = (
                     preflight(
@@ -900,7 +921,6 @@ class Engine:
                         "not rebooted: " + "; ".join(f.message for f in blocking),
                         blocking,
                     )
-            failed = await self._host_checks(run, session, "pre")
             if failed:
                 raise HostProblem(HostState.UNHEALTHY, f"unhealthy before its reboot: {failed}")
         except BaseException:
@@ -990,7 +1010,9 @@ class Engine:
         try:
             await self._settle_boot(run, session, deadline)
             self._set_host(run, HostState.CHECKING)
-            failed = await self._host_checks(run, session, phase)
+            failed, run.facts_after = await _together(
+                self._host_checks(run, session, phase), self._facts(run, session)
+            )
             if failed:
                 raise HostProblem(HostState.FAILED, failed)
             await self._drift_after(run, session)
@@ -1034,7 +1056,7 @@ class Engine:
         raise HostProblem(HostState.FAILED, "still booting (systemd 'starting') at reboot_timeout")
 
     async def _drift_after(self, run: HostRun, session: HostSession) -> None:
-        run.facts_after = await self._facts(run, session)
+        """Regressions between ``facts_before`` and ``facts_after`` (already gathered), with journal evidence."""
         if run.facts_before is None or run.facts_after is None or self.policy.drift is None:
             return
         units = evidence_units(run.facts_before, run.facts_after)
@@ -1132,6 +1154,8 @@ class Engine:
                         last_error = f"answers with its old boot id {before}"
                         continue
                     winner = session
+                    if boot_id == run.boot_id_after and run.up_at is not None:
+                        continue  # a retry of a host already back in this boot: its up time stays
                     run.boot_id_after = boot_id
                     run.rebooted = True
                     run.up_at = self.clock()
