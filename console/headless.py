@@ -150,8 +150,15 @@ async def run_headless(
     def on_signal(name: str) -> None:
         signals_seen.append(name)
         try:
-            if len(signals_seen) == 1 and engine.state is RollState.RUNNING:
-                engine.pause(f"interrupted by {name}: in-flight hosts finish, no new reboot")
+            if len(signals_seen) == 1:
+                # The first interrupt never aborts: it pauses a running roll; a roll already pausing
+                # (by itself) or paused just ends once in-flight hosts settle, with exit 130.
+                if engine.state is RollState.RUNNING:
+                    engine.pause(f"interrupted by {name}: in-flight hosts finish, no new reboot")
+                else:
+                    engine.log(
+                        f"{name}: stopping once in-flight hosts settle; a second one aborts", level="warn"
+                    )
             elif not engine.state.final and engine.state is not RollState.ABORTING:
                 engine.abort(why=f"second interrupt ({name})")
         except EngineError:

@@ -116,6 +116,40 @@ def test_sigint_pauses_lets_in_flight_finish_and_exits_130() -> None:
     assert s["untouched"]
 
 
+def test_first_sigint_during_an_automatic_pause_does_not_abort() -> None:
+    # web-03 fails its check while web-04, of the same slice, never comes back (it stays in flight until
+    # reboot_timeout): the roll is PAUSING by itself when the operator presses Ctrl-C. That must not
+    # abort (only a second Ctrl-C does).
+    faults = ["--fault", "check-fails@web-03", "--fault", "never-returns@web-04"]
+    proc = subprocess.Popen(
+        [*SLOWROLL, "demo", "--headless", "--json", "--speed", "50", *faults],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    assert proc.stdout is not None
+    lines = []
+    signalled = False
+    for line in proc.stdout:
+        lines.append(json.loads(line))
+        ev = lines[-1]
+        if ev["event"] == "roll-state" and ev["new"] == "pausing" and ev["automatic"]:
+            proc.send_signal(signal.SIGINT)
+            signalled = True
+            break
+    rest = proc.stdout.read()
+    proc.wait(90)
+    lines += [json.loads(line) for line in rest.splitlines() if line.strip()]
+    assert signalled, "the roll never paused by itself while hosts were in flight"
+    s = lines[-1]
+    assert s["event"] == "roll-finished"
+    assert s["state"] == "paused", s
+    assert proc.returncode == 130, proc.stderr.read()
+    assert "web-03" in s["failed"]
+    assert not any(e["event"] == "roll-state" and e["new"] == "aborting" for e in lines)
+
+
 def test_sim_process_serves_an_inventory_for_a_separate_console(tmp_path: Path) -> None:
     out = tmp_path / "fleet"
     sim = subprocess.Popen(
@@ -243,3 +277,14 @@ def test_webhook_notifications_from_a_run(tmp_path: Path) -> None:
     assert "failure" in kinds and "pause" in kinds, kinds
     assert all("text" in r for r in received)
     assert "T0KEN" not in proc.stdout + proc.stderr
+
+
+def test_a_check_fault_on_a_host_without_checks_is_a_usage_error(tmp_path: Path) -> None:
+    inv = tmp_path / "nochecks.yaml"
+    inv.write_text(
+        "name: t\ngroups: {g: {max_unavailable: 1}}\n"
+        "hosts:\n  a: {address: 192.0.2.1, groups: [g]}\n  b: {address: 192.0.2.2, groups: [g]}\n"
+    )
+    proc = slowroll("run", str(inv), "--sim", "--headless", "--fault", "check-fails@b")
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    assert "b has no health check" in proc.stderr and "Traceback" not in proc.stderr

@@ -156,10 +156,15 @@ async def test_retry_rechecks_without_rebooting_again(tmp_path: Path) -> None:
     async with sim_roll(tmp_path, text, faults={"w1": {"check-fails"}}) as roll:
         result = await roll.engine.run()
         assert result.failed == ("w1",)
+        w1 = roll.engine.hosts["w1"]
+        down_at, up_at, boot_id = w1.down_at, w1.up_at, w1.boot_id_after
+        assert up_at is not None and boot_id
         roll.fleet.hosts["w1"].spec.faults.discard("check-fails")  # the operator fixed it by hand
         roll.engine.retry("w1")
         await roll.wait_for(host_entered("w1", HostState.DONE))
         assert roll.reboots("w1") == 1
+        # the same boot: when it went down and came back (its downtime) are what they were
+        assert (w1.down_at, w1.up_at, w1.boot_id_after) == (down_at, up_at, boot_id)
         roll.engine.resume()
         result = await roll.engine.run()
         assert result.state is RollState.COMPLETE

@@ -55,6 +55,9 @@ class FaultError(ValueError):
     """A bad ``--fault`` argument; the message says what is accepted."""
 
 
+CHECK_FAULTS = frozenset({"check-fails", "flapping", "unhealthy"})  # they act on host checks
+
+
 def parse_faults(specs: Sequence[str], inventory: Inventory) -> dict[str, set[str]]:
     """``KIND@HOST`` places a fault on a host; ``KIND`` alone on the first host after the canary slice."""
     from ..errors import did_you_mean
@@ -75,6 +78,13 @@ def parse_faults(specs: Sequence[str], inventory: Inventory) -> dict[str, set[st
             raise FaultError(
                 f"--fault {spec}: no host named {host!r} in {inventory.path}{did_you_mean(host, names)}"
             )
+        if kind in CHECK_FAULTS:
+            target = next(h for h in inventory.hosts if h.name == host)
+            if not any(not c.local for c in inventory.checks_for(target)):
+                raise FaultError(
+                    f"--fault {spec}: {host} has no health check run on the host in {inventory.path}, "
+                    f"so {kind!r} would change nothing (add a check to its group, or pick another host)"
+                )
         out.setdefault(host, set()).add(kind)
     return out
 
