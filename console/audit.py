@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .drift import Finding, Severity, preflight
+from .drift import DriftPolicy, Finding, Severity, preflight
 from .facts import Facts, gather_facts
 from .inventory import Host, Inventory
 from .ssh import Connector, SSHError, SSHTarget
@@ -111,7 +111,7 @@ async def audit_host(
         session.close()
     findings = preflight(
         facts,
-        policy.drift,
+        policy.drift or DriftPolicy.default(),  # `slowroll audit` looks even when the roll's audit is off
         last_reboot_at=(history or {}).get(host.name),
         now=clock(),
     )

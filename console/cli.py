@@ -289,6 +289,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         if pol.min_slice_gap:
             pace.append(f"{format_duration(pol.min_slice_gap)} between slices")
         print(f"  pace     {', '.join(pace)}")
+    if pol.drift is None:
+        print("  drift    off (drift: off): no facts before or after each reboot, no drift findings")
     for h in inv.hooks:
         scope = ", ".join([*h.groups, *h.hosts]) or "all hosts"
         print(f"  hook     {h.phase:<12} {h.name:<12} [{scope}, on {h.where}] {h.command}")

@@ -912,8 +912,6 @@ class Engine:
                     else []
                 )
                 self._report_findings(run, found, "before")
-                if self.policy.max_uptime is not None:
-                    pass
                 blocking = [f for f in found if f.severity is Severity.BLOCK]
                 if blocking:
                     raise HostProblem(
@@ -929,6 +927,9 @@ class Engine:
         return session
 
     async def _facts(self, run: HostRun, session: HostSession) -> Facts | None:
+        """The host's facts for the drift audit; None when they could not be read or ``drift: off``."""
+        if self.policy.drift is None:
+            return None
         try:
             return await gather_facts(session, timeout=self.policy.command_timeout)
         except SSHError as exc:
@@ -1267,7 +1268,7 @@ class Engine:
                 o = await run_host_check(spec, run.host, session, default_timeout=self.policy.command_timeout)
                 if not o.ok:
                     return False
-            if run.reboot_issued and run.facts_before is not None:
+            if run.reboot_issued and run.facts_before is not None and self.policy.drift is not None:
                 after = await self._facts(run, session)
                 if after is not None and any(
                     f.severity is Severity.BLOCK

@@ -92,7 +92,7 @@ def format_event(event: Event) -> str | None:
         ):
             return (
                 f"{t}  FINISHED         {state.value.upper()} in {duration:.1f}s: {len(rebooted)} rebooted, "
-                f"{len(failed)} failed {list(failed) if failed else ''}, {len(skipped)} skipped, "
+                f"{len(failed)} failed{' ' + str(list(failed)) if failed else ''}, {len(skipped)} skipped, "
                 f"{len(untouched)} untouched{'  — ' + reason if reason else ''}"
             )
     return None

@@ -683,10 +683,18 @@ class _Loader:
             if len(canaries) >= total and total > 1:
                 raise self.err(cpath, "every host is a canary; leave at least one host for the roll proper")
             kw["canaries"] = tuple(canaries)
-        if "drift" in data:
-            kw["drift"] = self.drift(data["drift"], (*path, "drift"))
-        drift_policy = kw.get("drift") or DriftPolicy.default()
-        kw["drift"] = drift_policy.with_max_uptime(kw.get("max_uptime"))
+        if data.get("drift") is False:  # `drift: off`: no facts, no findings during the roll
+            if kw.get("max_uptime") is not None:
+                raise self.err(
+                    (*path, "max_uptime"),
+                    "max_uptime is a drift finding, and the drift audit is off (drift: off)",
+                )
+            kw["drift"] = None
+        else:
+            if "drift" in data:
+                kw["drift"] = self.drift(data["drift"], (*path, "drift"))
+            drift_policy = kw.get("drift") or DriftPolicy.default()
+            kw["drift"] = drift_policy.with_max_uptime(kw.get("max_uptime"))
         policy = Policy(**kw)
         if policy.poll_interval > policy.reboot_timeout:
             raise self.err((*path, "poll_interval"), "poll_interval is longer than reboot_timeout")

@@ -65,7 +65,7 @@ class Policy:
     canaries: tuple[str, ...] = ()
     order: str = "inventory"
     max_uptime: float | None = None
-    drift: DriftPolicy = field(default_factory=DriftPolicy.default)
+    drift: DriftPolicy | None = field(default_factory=DriftPolicy.default)  # None: `drift: off`
     resume_grace: float | None = None  # None = reboot_timeout
     windows: tuple[MaintenanceWindow, ...] = ()
     max_reboots_per_hour: int | None = None

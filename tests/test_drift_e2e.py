@@ -92,6 +92,18 @@ async def test_clean_fixes_complete(tmp_path: Path, fault: str) -> None:
         assert not [f for f in roll.engine.hosts["w2"].findings if f.phase == "after"]
 
 
+async def test_drift_off_gathers_no_facts_and_reports_nothing(tmp_path: Path) -> None:
+    # the same lost unit that pauses a roll (test_roll_pauses_naming_the_regression) goes unseen
+    text = fleet_yaml(GROUPS, policy="batch: 1\ndrift: off")
+    async with sim_roll(tmp_path, text, faults={"w2": {"hand-started-unit"}}) as roll:
+        assert roll.engine.policy.drift is None
+        result = await roll.engine.run()
+        assert result.state is RollState.COMPLETE
+        for run in roll.engine.hosts.values():
+            assert run.facts_before is None and run.facts_after is None and not run.findings
+        assert not [e for e in roll.events if isinstance(e, FindingsReported)]
+
+
 async def test_blocking_finding_blocks_the_host_and_pauses(tmp_path: Path) -> None:
     text = fleet_yaml(
         GROUPS, policy="batch: 1\ndrift: {severity: {not-in-boot-tree: block, running-not-enabled: block}}"

@@ -118,6 +118,12 @@ def test_plan_respects_budgets_and_ramp(tmp_path: Path) -> None:
         ),
         ("hosts:\n  a: x\npolicy:\n  order: random\n", 4, "policy.order", "expected one of"),
         (
+            "hosts:\n  a: x\npolicy:\n  max_uptime: 30d\n  drift: off\n",
+            4,
+            "policy.max_uptime",
+            "the drift audit is off",
+        ),
+        (
             "hosts:\n  a: x\nchecks:\n  - {name: c, command: 'echo {vars.nope}'}\n",
             4,
             "checks[0].command",
