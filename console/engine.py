@@ -92,11 +92,14 @@ class EngineError(Exception):
 class HostProblem(Exception):
     """Ends a host's cycle in a problem state with a reason for people."""
 
-    def __init__(self, state: HostState, reason: str, findings: Sequence[Finding] = ()) -> None:
+    def __init__(
+        self, state: HostState, reason: str, findings: Sequence[Finding] = (), *, pause: bool = False
+    ) -> None:
         super().__init__(reason)
         self.state = state
         self.reason = reason
         self.findings = tuple(findings)
+        self.pause = pause  # pause the roll whatever max_failures allows
 
 
 class RollJournal(Protocol):
@@ -757,8 +760,8 @@ class Engine:
                 self._set_host(run, HostState.DRAINING, "pre_reboot hooks")
                 drained = True
                 failed = await self._run_hooks(run, pre_hooks, session)
-                if failed:
-                    raise HostProblem(HostState.FAILED, f"{failed}; not rebooted")
+                if failed:  # a drain that failed is the operator's to look at: always pauses
+                    raise HostProblem(HostState.FAILED, f"{failed}; not rebooted", pause=True)
             # ---- the commit point: nothing awaits between this check and the recorded intent ----
             refusal = self._reboot_refusal(run)
             if refusal is not None:
@@ -767,7 +770,9 @@ class Engine:
                         run, self.inventory.hooks_for(run.host, "post_reboot"), session
                     )
                     if failed:
-                        raise HostProblem(HostState.FAILED, f"{failed} (undoing the drain); not rebooted")
+                        raise HostProblem(
+                            HostState.FAILED, f"{failed} (undoing the drain); not rebooted", pause=True
+                        )
                 self._set_host(
                     run,
                     HostState.SKIPPED if run.skipped else HostState.PENDING,
@@ -1220,7 +1225,10 @@ class Engine:
         elif run.canary:
             self._auto_pause(f"canary {run.name} {problem.state.value}: {problem.reason}", host=run.name)
         elif (
-            problem.state in (HostState.UNHEALTHY, HostState.BLOCKED)
+            # never rebooted (unhealthy, blocked), or nobody knows whether it was (unconfirmed): these are
+            # not failures max_failures tolerates, they need the operator
+            problem.state in (HostState.UNHEALTHY, HostState.BLOCKED, HostState.UNCONFIRMED)
+            or problem.pause
             or self.failures > self.policy.max_failures
         ):
             self._auto_pause(f"{run.name} {problem.state.value}: {problem.reason}", host=run.name)
@@ -1392,6 +1400,19 @@ class Engine:
         self.ramp_step = ramp_step
         self.started_at = started_at
         self.reason = reason
+        # What max_failures and the pace limits count carries over a restart: problem hosts, and the
+        # reboots sent within the pace window (wall-clock intents mapped onto this process's monotonic clock).
+        self.failures = sum(1 for r in self.hosts.values() if r.state in PROBLEMS and not r.skipped)
+        now_wall, now_mono = self.clock(), time.monotonic()
+        sent = sorted(
+            now_mono - (now_wall - r.reboot_sent_at)
+            for r in self.hosts.values()
+            if r.reboot_issued and r.reboot_sent_at is not None
+        )
+        self._reboot_times = collections.deque(t for t in sent if t >= now_mono - self.policy.pace_window)
+        ends = [r.done_at for r in self.hosts.values() if r.done_at is not None]
+        if ends:
+            self._last_slice_end = now_mono - (now_wall - max(ends))
         self.auto_paused = automatic
         verifying = any(r.verify for r in self.hosts.values())
         state = {RollState.PAUSING: RollState.PAUSED, RollState.ABORTING: RollState.ABORTED}.get(state, state)

@@ -9,12 +9,13 @@ import signal
 import sqlite3
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from console.events import HostState, RollState
-from console.journal import Journal
+from console.journal import HostRecord, Journal
 from tests.killtrial import ROOT, SLOWROLL, SimProcess, random_kill_moments, run_trial
 from tests.simlab import fleet_yaml, sim_roll
 
@@ -207,3 +208,78 @@ async def test_journal_records_intent_states_actions_and_history(tmp_path: Path)
         assert journal.roll(roll_id).state == "complete"  # type: ignore[union-attr]
         assert journal.integrity() == "ok"
         journal.close()
+
+
+def _record(
+    host: str, position: int, state: HostState, boot: str | None = None, intent: float | None = None
+) -> HostRecord:
+    return HostRecord(
+        host=host,
+        position=position,
+        state=state,
+        skipped=False,
+        reason="",
+        boot_id_before=boot,
+        boot_id_after=None,
+        rebooted=False,
+        intent_at=intent,
+        sent_at=None,
+        up_at=None,
+        done_at=None,
+        reissued=False,
+        healthy_again=False,
+        slice_index=0 if intent else None,
+        facts_before=None,
+        findings=[],
+    )
+
+
+async def test_an_unconfirmed_reboot_pauses_whatever_max_failures_allows(tmp_path: Path) -> None:
+    # w1's reboot may have been in flight when the console died; now it does not answer at all
+    text = fleet_yaml(
+        {"web": ["w1", "w2", "w3"]}, budgets={"web": 2}, policy="batch: 1\nmax_failures: 2\nresume_grace: 1s"
+    )
+    async with sim_roll(tmp_path, text) as roll:
+        await roll.fleet.hosts["w1"].stop()
+        records = [
+            _record("w1", 0, HostState.REBOOTING, "deadbeef", 1.0),
+            _record("w2", 1, HostState.PENDING),
+            _record("w3", 2, HostState.PENDING),
+        ]
+        roll.engine.restore(records, state=RollState.RUNNING, slice_index=0, ramp_step=1, started_at=1.0)
+        result = await roll.engine.run()
+        assert roll.engine.hosts["w1"].state is HostState.UNCONFIRMED
+        assert result.state is RollState.PAUSED
+        assert roll.reboots("w2") == roll.reboots("w3") == 0
+
+
+async def test_failures_before_a_restart_still_count_towards_max_failures(tmp_path: Path) -> None:
+    text = fleet_yaml({"web": ["w1", "w2", "w3"]}, budgets={"web": 2}, policy="batch: 1\nmax_failures: 1")
+    async with sim_roll(tmp_path, text, faults={"w2": {"check-fails"}}) as roll:
+        failed = _record("w1", 0, HostState.FAILED)
+        records = [failed, _record("w2", 1, HostState.PENDING), _record("w3", 2, HostState.PENDING)]
+        roll.engine.restore(records, state=RollState.RUNNING, slice_index=0, ramp_step=1, started_at=1.0)
+        assert roll.engine.failures == 1
+        result = await roll.engine.run()
+        # w2 is the second failure of this roll: over max_failures 1, so the roll pauses before w3
+        assert result.state is RollState.PAUSED and result.failed == ("w1", "w2")
+        assert roll.reboots("w3") == 0
+
+
+async def test_the_pace_limit_counts_reboots_sent_before_a_restart(tmp_path: Path) -> None:
+    text = fleet_yaml(
+        {"web": ["w1", "w2", "w3"]}, budgets={"web": 1}, policy="batch: 1\nmax_reboots_per_hour: 2"
+    )
+    async with sim_roll(tmp_path, text) as roll:
+        now = roll.engine.clock()
+        done = replace(_record("w1", 0, HostState.DONE, "b1", now - 120), rebooted=True, done_at=now - 60)
+        # sent two hours ago: outside the hour, no longer counts
+        old = replace(_record("w2", 1, HostState.DONE, "b2", now - 7200), rebooted=True, done_at=now - 7100)
+        roll.engine.restore(
+            [done, old, _record("w3", 2, HostState.PENDING)],
+            state=RollState.PAUSED,
+            slice_index=1,
+            ramp_step=1,
+            started_at=now - 7200,
+        )
+        assert roll.engine._pace_quota() == 1

@@ -185,3 +185,36 @@ async def test_max_reboots_per_hour_and_min_slice_gap(tmp_path: Path) -> None:
         assert len(started) >= 2
         for nxt, prev in zip(started[1:], finished, strict=False):
             assert nxt - prev >= 0.3 - 0.01
+
+
+async def test_a_failing_drain_pauses_even_when_max_failures_would_go_on(tmp_path: Path) -> None:
+    text = fleet_yaml(
+        GROUPS_3,
+        budgets={"web": 2},
+        policy="batch: 1\nmax_failures: 2",
+        extra=hooks_yaml('test "$SLOWROLL_HOST" != w2 || exit 3'),
+    )
+    async with sim_roll(tmp_path, text) as roll:
+        result = await roll.engine.run()
+        assert result.state is RollState.PAUSED and result.failed == ("w2",)
+        assert roll.reboots("w2") == 0 and roll.reboots("w3") == 0
+
+
+async def test_a_service_check_failing_during_bake_pauses_before_the_next_slice(tmp_path: Path) -> None:
+    flag = tmp_path / "lb-down"
+    text = fleet_yaml(
+        GROUPS_3,
+        budgets={"web": 1},
+        policy="batch: 1\nbake: 1.5s",
+        extra=f"service_checks:\n  - name: lb\n    command: test ! -e {flag}\n",
+    )
+    async with sim_roll(tmp_path, text) as roll:
+        task = asyncio.ensure_future(roll.engine.run())
+        await roll.wait_for(host_entered("w1", HostState.BAKING))
+        flag.write_text("")
+        result = await asyncio.wait_for(task, 30)
+        assert result.state is RollState.PAUSED and "during bake" in result.reason
+        assert roll.reboots("w2") == 0
+
+
+GROUPS_3 = {"web": ["w1", "w2", "w3"]}
