@@ -476,14 +476,14 @@ async def _roll(
         )
         if lock is not None:
             lock.set_roll(roll_id)
-        history = journal.last_reboot_times([h.name for h in target.hosts])
+        history = journal.last_reboot_times([h.name for h in target.hosts], simulated=simulate)
         connector = _connector(target, args, simulated=simulate)
         engine = Engine(
             target,
             connector,
             journal=journal,
             history=history,
-            typical_cycle=journal.typical_cycle(inventory_key_of(target)),
+            typical_cycle=journal.typical_cycle(inventory_key_of(target), simulated=simulate),
         )
         try:
             code = await _face(engine, args, simulated=simulate, speed=speed, roll_id=roll_id)
@@ -630,14 +630,14 @@ async def _resume(
     try:
         lock.acquire(roll.id, break_lock=args.break_lock)
         journal.attach(roll.id, inventory=inv if changed else None)
-        history = journal.last_reboot_times([h.name for h in inv.hosts])
+        history = journal.last_reboot_times([h.name for h in inv.hosts], simulated=roll.simulated)
         connector = _connector(inv, args)
         engine = Engine(
             inv,
             connector,
             journal=journal,
             history=history,
-            typical_cycle=journal.typical_cycle(inventory_key_of(inv)),
+            typical_cycle=journal.typical_cycle(inventory_key_of(inv), simulated=roll.simulated),
         )
         engine.restore(
             journal.hosts(roll.id),
@@ -694,7 +694,7 @@ async def _audit(inv: Any, work: Path, args: argparse.Namespace, faults: dict[st
             target = fleet.twin_inventory()
         else:
             target = inv
-        history = journal.last_reboot_times([h.name for h in target.hosts])
+        history = journal.last_reboot_times([h.name for h in target.hosts], simulated=args.sim)
         connector = _connector(target, args, simulated=args.sim)
         try:
             result = await audit_fleet(target, connector, history=history, keep_facts=False)
@@ -768,6 +768,7 @@ def cmd_history(args: argparse.Namespace) -> int:
                     if args.host is None
                 ],
                 "reboots": journal.last_reboots(args.host),
+                "rehearsal_reboots": journal.last_reboots(args.host, simulated=True),
             }
             print(json.dumps(data, indent=2))
             return 0
@@ -802,6 +803,18 @@ def cmd_history(args: argparse.Namespace) -> int:
                 f"  {b['host']:<20} {_when(b['healthy_at'])}  roll {b['roll']} ({b['inventory']})  "
                 f"boot {str(b['boot_id_before'])[:8]}→{str(b['boot_id_after'])[:8]}"
             )
+        rehearsed = journal.last_reboots(args.host, simulated=True)
+        if rehearsed:
+            print()
+            print(
+                f"Rehearsals on the simulated fleet ({len(rehearsed)}; the hosts themselves were not rebooted):"
+            )
+            for b in rehearsed[:10]:
+                print(
+                    f"  {b['host']:<20} {_when(b['healthy_at'])}  roll {b['roll']} ({b['inventory']}) [simulated]"
+                )
+            if len(rehearsed) > 10:
+                print(f"  … {len(rehearsed) - 10} more")
         return 0
     finally:
         journal.close()

@@ -606,18 +606,25 @@ class Journal:
 
     # -- history -----------------------------------------------------------------------------------
 
-    def last_reboots(self, host: str | None = None) -> list[dict[str, Any]]:
-        """The last good reboot per host (optionally for one host: all of its good reboots)."""
+    def last_reboots(self, host: str | None = None, *, simulated: bool = False) -> list[dict[str, Any]]:
+        """The last good reboot per host (optionally for one host: all of its good reboots).
+
+        Real rolls only by default: a rehearsal on the simulated fleet rebooted twins, not the hosts, and
+        must not make a host look freshly rebooted (uptime ordering, uptime-debt). ``simulated=True``: the
+        rehearsals' reboots instead."""
         if host is not None:
             rows = self.db.execute(
                 "SELECT r.host, r.at, r.healthy_at, r.roll_id, r.boot_id_before, r.boot_id_after, o.inventory_name"
-                " FROM reboots r JOIN rolls o ON o.id = r.roll_id WHERE r.host = ? ORDER BY r.healthy_at DESC",
-                (host,),
+                " FROM reboots r JOIN rolls o ON o.id = r.roll_id WHERE r.host = ? AND o.simulated = ?"
+                " ORDER BY r.healthy_at DESC",
+                (host, int(simulated)),
             ).fetchall()
         else:
             rows = self.db.execute(
                 "SELECT r.host, r.at, MAX(r.healthy_at), r.roll_id, r.boot_id_before, r.boot_id_after, o.inventory_name"
-                " FROM reboots r JOIN rolls o ON o.id = r.roll_id GROUP BY r.host ORDER BY r.host"
+                " FROM reboots r JOIN rolls o ON o.id = r.roll_id WHERE o.simulated = ?"
+                " GROUP BY r.host ORDER BY r.host",
+                (int(simulated),),
             ).fetchall()
         return [
             {
@@ -632,18 +639,20 @@ class Journal:
             for r in rows
         ]
 
-    def last_reboot_times(self, hosts: list[str]) -> dict[str, float]:
+    def last_reboot_times(self, hosts: list[str], *, simulated: bool = False) -> dict[str, float]:
         out: dict[str, float] = {}
-        for r in self.last_reboots():
+        for r in self.last_reboots(simulated=simulated):
             if r["host"] in hosts:
                 out[r["host"]] = r["healthy_at"]
         return out
 
-    def typical_cycle(self, key: str, *, last: int = 50) -> float | None:
-        """Mean time from reboot intent to healthy over this inventory's last good reboots (for windows)."""
+    def typical_cycle(self, key: str, *, last: int = 50, simulated: bool = False) -> float | None:
+        """Mean time from reboot intent to healthy over this inventory's last good reboots (for windows);
+        real rolls only by default (a simulated fleet boots at --speed)."""
         rows = self.db.execute(
-            "SELECT healthy_at - at FROM reboots WHERE inventory_key = ? ORDER BY id DESC LIMIT ?",
-            (key, last),
+            "SELECT r.healthy_at - r.at FROM reboots r JOIN rolls o ON o.id = r.roll_id"
+            " WHERE r.inventory_key = ? AND o.simulated = ? ORDER BY r.id DESC LIMIT ?",
+            (key, int(simulated), last),
         ).fetchall()
         values = [r[0] for r in rows if r[0] is not None and r[0] >= 0]
         return sum(values) / len(values) if values else None

@@ -288,3 +288,15 @@ def test_a_check_fault_on_a_host_without_checks_is_a_usage_error(tmp_path: Path)
     proc = slowroll("run", str(inv), "--sim", "--headless", "--fault", "check-fails@b")
     assert proc.returncode == 2, (proc.stdout, proc.stderr)
     assert "b has no health check" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_rehearsal_reboots_are_not_the_hosts_history(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    proc = slowroll("demo", "--headless", "--fleet", "3", "--speed", "50", "--state", str(state))
+    assert proc.returncode == 0, proc.stderr
+    proc = slowroll("history", "--state", str(state), "--json")
+    data = json.loads(proc.stdout)
+    assert data["reboots"] == []  # the twins were rebooted, not the hosts
+    assert len(data["rehearsal_reboots"]) == 3
+    text = slowroll("history", "--state", str(state)).stdout
+    assert "none recorded" in text and "[simulated]" in text

@@ -203,7 +203,8 @@ async def test_journal_records_intent_states_actions_and_history(tmp_path: Path)
         } in [{k: a[k] for k in ("action", "host", "who", "why")} for a in actions]
         timeline = [t["new"] for t in journal.host_timeline(roll_id) if t["host"] == "w1"]
         assert timeline[:3] == ["prechecking", "rebooting", "down"] and timeline[-1] == "done"
-        last = journal.last_reboots()
+        assert journal.last_reboots() == []  # a simulated roll is no host's history...
+        last = journal.last_reboots(simulated=True)  # ...only a rehearsal's
         assert [r["host"] for r in last] == ["w1"]
         assert journal.roll(roll_id).state == "complete"  # type: ignore[union-attr]
         assert journal.integrity() == "ok"
