@@ -579,7 +579,7 @@ def _command_line() -> str:
 def cmd_resume(args: argparse.Namespace) -> int:
     from .events import RollState
     from .inventory import redact_secrets
-    from .journal import inventory_diff
+    from .journal import inventory_diff, policy_diff
 
     journal = _open_journal(args)
     try:
@@ -607,6 +607,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
         changed = inv.content_hash != roll.inventory_hash
         if changed:
             diff = inventory_diff(roll.inventory_text, redact_secrets(inv.text), roll.inventory_path)
+            if not diff.strip():  # the change is in a file whose text the journal does not keep (--policy)
+                diff = policy_diff(roll.policy, inv.policy.to_dict(), roll.policy_path or roll.inventory_path)
             if not args.accept_changes:
                 print(diff, file=sys.stderr)
                 raise UsageError(

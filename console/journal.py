@@ -741,6 +741,23 @@ def _describe(holder: dict[str, Any] | None) -> str:
     return f"{who}, since {when}{roll}"
 
 
+def policy_diff(old: dict[str, Any], new: dict[str, Any], source: str) -> str:
+    """The effective policy then and now, as a unified diff (for a policy read from a side file)."""
+    import difflib
+
+    def lines(policy: dict[str, Any]) -> list[str]:
+        return [f"{k}: {json.dumps(v, sort_keys=True)}\n" for k, v in sorted(policy.items())]
+
+    return "".join(
+        difflib.unified_diff(
+            lines(old),
+            lines(new),
+            fromfile=f"{source}: effective policy (when the roll started)",
+            tofile=f"{source}: effective policy (now)",
+        )
+    )
+
+
 def inventory_diff(old_text: str, new_text: str, path: str) -> str:
     import difflib
 

@@ -284,3 +284,29 @@ async def test_the_pace_limit_counts_reboots_sent_before_a_restart(tmp_path: Pat
             started_at=now - 7200,
         )
         assert roll.engine._pace_quota() == 1
+
+
+def test_resume_shows_what_changed_in_an_ansible_policy_file(tmp_path: Path) -> None:
+    import shutil
+
+    from console.cli import load_any_inventory
+
+    samples = ROOT / "sample_inventories"
+    hosts, policy = tmp_path / "hosts.yml", tmp_path / "policy.yaml"
+    shutil.copy(samples / "ansible-hosts.yml", hosts)
+    shutil.copy(samples / "ansible-policy.yaml", policy)
+    journal = Journal(tmp_path / "state")
+    journal.create_roll(
+        load_any_inventory(str(hosts), str(policy)), simulated=False, command="t", policy_path=str(policy)
+    )
+    journal.close()
+    policy.write_text(policy.read_text().replace("  bake: 1m\n", "  bake: 2m\n"))
+    proc = subprocess.run(
+        [*SLOWROLL, "resume", "--headless", "--state", str(tmp_path / "state")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "effective policy" in proc.stderr
+    assert "-bake: 60.0" in proc.stderr and "+bake: 120.0" in proc.stderr, proc.stderr
