@@ -841,6 +841,12 @@ class _Loader:
         kinds = SERVICE_KINDS if service else HOST_KINDS
         for i, item in enumerate(value):
             cpath = (*path, i)
+            if service and isinstance(item, dict) and "initial_delay" in item:
+                raise self.err(
+                    (*cpath, "initial_delay"),
+                    "initial_delay is for per-host checks (the wait after a host's reboot); "
+                    "service checks run before every slice and during the bake",
+                )
             body = self.mapping(item, cpath, keys)
             present = [k for k in kinds if k in body]
             if len(present) != 1:

@@ -118,6 +118,12 @@ def test_plan_respects_budgets_and_ramp(tmp_path: Path) -> None:
         ),
         ("hosts:\n  a: x\npolicy:\n  order: random\n", 4, "policy.order", "expected one of"),
         (
+            "hosts:\n  a: x\nservice_checks:\n  - {name: lb, tcp: 'lb:80', initial_delay: 5s}\n",
+            4,
+            "service_checks[0].initial_delay",
+            "initial_delay is for per-host checks",
+        ),
+        (
             "hosts:\n  a: x\npolicy:\n  max_uptime: 30d\n  drift: off\n",
             4,
             "policy.max_uptime",
