@@ -56,15 +56,20 @@ def ms(value: float) -> float:
     return round(value * 1000, 1)
 
 
-async def time_presses(app: SlowrollApp, presses: int) -> dict[str, Any]:
-    """Move the cursor ``presses`` times; the latency of each, and the loop's lag meanwhile."""
+async def time_presses(
+    app: SlowrollApp, presses: int, samples: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Move the cursor ``presses`` times; the latency of each, and the loop's lag meanwhile.
+
+    ``samples``, if given, receives the raw figures in seconds (``latency``, ``lag``), the ``perf_counter``
+    time of each press (``pressed``) and the times the presses began and ended (``window``)."""
     frames: list[tuple[float, str | None]] = []
     original = app._display
 
     def spy(screen: Any, renderable: Any) -> None:
+        original(screen, renderable)  # what a terminal driver does with the update counts too
         if renderable is not None:
             frames.append((time.perf_counter(), app.grid.rendered_cursor))
-        original(screen, renderable)
 
     app._display = spy  # type: ignore[method-assign]
     lags: list[float] = []
@@ -77,9 +82,11 @@ async def time_presses(app: SlowrollApp, presses: int) -> dict[str, Any]:
             lags.append(time.perf_counter() - t - 0.01)
 
     prober = asyncio.ensure_future(probe())
+    began = time.perf_counter()
     driver = app._driver
     assert driver is not None
     latencies: list[float] = []
+    pressed: list[float] = []
     states: dict[str, int] = {}
     direction = "right"
     for i in range(presses):
@@ -99,15 +106,19 @@ async def time_presses(app: SlowrollApp, presses: int) -> dict[str, Any]:
             hit = next((f for f in frames[seen:] if f[1] == target), None)
             if hit is not None:
                 latencies.append(hit[0] - t0)
+                pressed.append(t0)
                 break
             if time.perf_counter() - t0 > 10:
                 raise AssertionError(f"press {i}: no frame with the cursor on {target} in 10 s")
             await asyncio.sleep(0.0005)
         states[app.engine.state.value] = states.get(app.engine.state.value, 0) + 1
         await asyncio.sleep(0.05 + (i % 5) * 0.02)  # people do not type in lockstep with frames
+    ended = time.perf_counter()
     probing = False
     await prober
     app._display = original  # type: ignore[method-assign]
+    if samples is not None:
+        samples.update(latency=latencies, pressed=pressed, lag=lags, window=(began, ended))
     return {
         "presses": len(latencies),
         "p50_ms": ms(statistics.median(latencies)),
@@ -183,8 +194,17 @@ async def measure(
 
 
 async def measure_staged(
-    fleet_size: int, per_second: int, presses: int, size: tuple[int, int]
+    fleet_size: int,
+    per_second: int,
+    presses: int,
+    size: tuple[int, int],
+    samples: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """The console alone: ``per_second`` host state changes a second, paced by the clock (a loop that falls
+    behind gets the events it missed at its next turn, as from a real engine), while the cursor moves.
+
+    ``samples``: as for ``time_presses``, plus ``delivered`` (state changes handed to the app during the
+    presses)."""
     with tempfile.TemporaryDirectory(prefix="slowroll-latency-") as tmp:
         work = Path(tmp)
         inv = demo_inventory(work, fleet_size)
@@ -197,27 +217,36 @@ async def measure_staged(
         states = list(HostState)
         rng = random.Random(1)
         churning = True
+        delivered = 0
 
         async def churn() -> None:
-            batch = max(1, per_second // 100)
+            nonlocal delivered
+            start = time.perf_counter()
             while churning:
-                for _ in range(batch):
+                due = int((time.perf_counter() - start) * per_second) - delivered
+                for _ in range(due):
                     name = rng.choice(names)
                     run = engine.hosts[name]
                     old, run.state = run.state, rng.choice(states)
                     app.handle_engine_event(HostStateChanged(time.time(), name, old, run.state, "churn"))
+                delivered += max(0, due)
                 await asyncio.sleep(0.01)
 
         async with app.run_test(size=size):
             churner = asyncio.ensure_future(churn())
             await asyncio.sleep(0.5)
-            result = await time_presses(app, presses)
+            raw: dict[str, Any] = {} if samples is None else samples
+            before = delivered
+            result = await time_presses(app, presses, raw)
+            raw["delivered"] = delivered - before
             churning = False
             await churner
+            began, ended = raw["window"]
             result.update(
                 mode="staged",
                 fleet=fleet_size,
                 events_per_second=per_second,
+                delivered_per_second=round(raw["delivered"] / (ended - began)),
                 terminal=f"{size[0]}x{size[1]}",
                 density=app.grid.effective_density,
             )
