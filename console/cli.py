@@ -417,7 +417,18 @@ def cmd_roll(args: argparse.Namespace) -> int:
                 faults = parse_faults(args.fault, inv)
             except FaultError as exc:
                 raise UsageError(str(exc)) from None
-        return asyncio.run(_roll(inv, work, args, simulate=simulate, faults=faults, speed=speed))
+        code = asyncio.run(_roll(inv, work, args, simulate=simulate, faults=faults, speed=speed))
+    return _exit_if_terminal_gone(code)
+
+
+def _exit_if_terminal_gone(code: int) -> int:
+    """After a console whose terminal went away (the roll settled, the journal, lock and simulator are closed
+    by now): leave at once. Nothing is left to say to anyone, and interpreter shutdown must not wait on a
+    thread that still thinks it has a terminal."""
+    terminal = sys.modules.get(f"{__package__ or 'console'}.tui.terminal")
+    if terminal is not None and terminal.TERMINAL.gone:
+        os._exit(code)
+    return code
 
 
 def _open_journal(args: argparse.Namespace) -> Any:
@@ -619,7 +630,9 @@ def cmd_resume(args: argparse.Namespace) -> int:
     except BaseException:
         journal.close()
         raise
-    return asyncio.run(_resume(journal, roll, inv, args, changed=changed, state=RollState))
+    return _exit_if_terminal_gone(
+        asyncio.run(_resume(journal, roll, inv, args, changed=changed, state=RollState))
+    )
 
 
 async def _resume(

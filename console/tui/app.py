@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import os
 import signal
 import sys
 import time
@@ -33,6 +34,7 @@ from .keybar import KeyBar
 from .logpane import LogPane, entries_for
 from .screens import AbortDialog, Acknowledge, Confirm, HelpScreen, HostDetail, help_text, plan_text
 from .status import banner_text, counts_line, header_lines, in_flight, selection_line
+from .terminal import TERMINAL, console_driver_class, tty_alive
 from .themes import DEFAULT_THEME, ConsoleTheme, Settings, ThemeSet, load_themes, settings_path
 from .vocab import HOST_GLYPHS, Clock, match_states
 
@@ -878,22 +880,48 @@ def freeze_heap() -> None:
 
 
 async def run_console(engine: Engine, *, simulated: bool, speed: float) -> int:
-    """The CLI's entry point: run the console over ``engine`` until the operator quits; the exit code."""
+    """The CLI's entry point: run the console over ``engine`` until the operator quits; the exit code.
+
+    SIGTERM and SIGHUP pause the roll, let the hosts in flight finish and exit (no question asked). When the
+    terminal itself is gone (SIGHUP from a hang-up, or a write to it fails) the console stops drawing at once
+    (see ``terminal.py``): nothing may wait on a terminal that nobody reads.
+    """
     app = SlowrollApp(engine, simulated=simulated, speed=speed)
+    if sys.platform != "win32":
+        app.driver_class = console_driver_class()
     freeze_heap()
     loop = asyncio.get_running_loop()
     installed: list[signal.Signals] = []
+    ttys = [fd for fd in (0, 1, 2) if os.isatty(fd)]
+    asked: list[str] = []
+
+    def quit_because(reason: str) -> None:  # the first reason is the one the journal keeps
+        if not asked:
+            asked.append(reason)
+            app.call_later(app.begin_quit, reason)
 
     def on_interrupt() -> None:  # Ctrl-C from outside the terminal (kill -INT): same as q
         app.call_later(app.action_quit_console)
 
-    def on_hangup(name: str) -> None:  # the terminal went away: nobody can answer a question
-        app.call_later(app.begin_quit, f"the console got {name}")
+    def on_signal(name: str) -> None:  # nobody may be there to answer a question
+        engine.log(f"the console got {name}", level="warn")
+        if name == "SIGHUP" and not tty_alive(ttys):
+            TERMINAL.hang_up("SIGHUP: the terminal hung up")  # quits through terminal_gone
+            return
+        quit_because(f"the console got {name}")
 
+    def terminal_gone(why: str) -> None:
+        engine.log(f"the console's terminal went away ({why}): it stops drawing", level="warn")
+        quit_because("the console's terminal went away")
+
+    def on_terminal_gone(why: str) -> None:  # from Textual's writer thread, or the SIGHUP handler
+        loop.call_soon_threadsafe(terminal_gone, why)
+
+    forget = TERMINAL.on_gone(on_terminal_gone)
     handlers: list[tuple[signal.Signals, Any]] = [
         (signal.SIGINT, on_interrupt),
-        (signal.SIGTERM, lambda: on_hangup("SIGTERM")),
-        (signal.SIGHUP, lambda: on_hangup("SIGHUP")),
+        (signal.SIGTERM, lambda: on_signal("SIGTERM")),
+        (signal.SIGHUP, lambda: on_signal("SIGHUP")),
     ]
     for sig, handler in handlers:
         try:
@@ -906,6 +934,7 @@ async def run_console(engine: Engine, *, simulated: bool, speed: float) -> int:
     finally:
         for sig in installed:
             loop.remove_signal_handler(sig)
+        forget()
         await app.settle_roll(out=sys.stderr)
     if app.return_value is None:
         # The console itself failed (it did not exit through q): never report "complete" by accident.
