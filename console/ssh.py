@@ -4,11 +4,18 @@ Host keys are checked strictly by default against ``~/.ssh/known_hosts`` or the 
 ``ssh.known_hosts``. An unknown host is refused with a message that says how to trust it; with
 ``accept_new`` (``--accept-new``) an unknown host's key is recorded, like OpenSSH's
 ``StrictHostKeyChecking=accept-new``. A *changed* key is always refused. Keys and ssh-agent only.
+
+Identity files are offered first, in order, a passphrase-protected one through ssh-agent (its public key,
+``FILE.pub`` or the key file's own header, names the agent key to use, as OpenSSH does), then the agent's
+other keys: the keys named come before the agent's others, so sshd's MaxAuthTries is not spent on them. No
+passphrase is ever asked for: an encrypted key must be in the agent.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import contextlib
 import fcntl
 import os
@@ -114,6 +121,98 @@ class Route:
     def where(self) -> str:
         via = f" via {', '.join(str(j) for j in self.jumps)}" if self.jumps else ""
         return f"{self.hostname}:{self.port}{via}"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """One identity file: its keys if they could be loaded, else (encrypted) the public keys it stands for."""
+
+    path: str
+    keys: tuple[asyncssh.SSHKeyPair, ...]  # empty: passphrase-protected, usable only through ssh-agent
+    public: frozenset[bytes]  # public key (and certificate) blobs, to find the key in the agent
+
+    @property
+    def encrypted(self) -> bool:
+        return not self.keys
+
+
+def load_identity(path: str) -> Identity:
+    """Load an identity file; a passphrase-protected one is not an error (its key may be in the agent)."""
+    try:
+        keys = asyncssh.load_keypairs([path], ignore_encrypted=True)
+    except (OSError, asyncssh.KeyImportError, ValueError) as exc:
+        raise SSHError(AUTH, f"cannot use identity file {path}: {_reason(exc)}") from exc
+    if keys:
+        return Identity(
+            path, tuple(keys), frozenset(b for k in keys for b in (k.key_public_data, k.public_data))
+        )
+    public: set[bytes] = set()
+    with contextlib.suppress(OSError, asyncssh.KeyImportError, ValueError):
+        public.add(asyncssh.read_public_key(path + ".pub").public_data)
+    with contextlib.suppress(OSError, asyncssh.KeyImportError, ValueError):
+        public.add(asyncssh.read_certificate(path + "-cert.pub").public_data)
+    blob = _openssh_public_blob(path)
+    if blob is not None:
+        public.add(blob)
+    return Identity(path, (), frozenset(public))
+
+
+def _openssh_public_blob(path: str) -> bytes | None:
+    """The public key an OpenSSH-format private key file carries unencrypted (as ``ssh-keygen -y`` reads it)."""
+    try:
+        text = Path(path).read_text(errors="replace")
+    except OSError:
+        return None
+    begin, end = "-----BEGIN OPENSSH PRIVATE KEY-----", "-----END OPENSSH PRIVATE KEY-----"
+    if begin not in text or end not in text:
+        return None
+    try:
+        raw = base64.b64decode("".join(text.split(begin, 1)[1].split(end, 1)[0].split()))
+    except (binascii.Error, ValueError):
+        return None
+    magic = b"openssh-key-v1\0"
+    if not raw.startswith(magic):
+        return None
+    pos = len(magic)
+    for _ in range(3):  # skip the cipher name, KDF name and KDF options
+        pos += 4 + int.from_bytes(raw[pos : pos + 4], "big")
+    if int.from_bytes(raw[pos : pos + 4], "big") != 1:
+        return None
+    size = int.from_bytes(raw[pos + 4 : pos + 8], "big")
+    blob = raw[pos + 8 : pos + 8 + size]
+    return blob if len(blob) == size and size else None
+
+
+@dataclass
+class Offer:
+    """The keys offered on one connection, and why an encrypted identity file could not be used."""
+
+    keys: list[asyncssh.SSHKeyPair]
+    agent: asyncssh.SSHAgentClient | None  # signs for the agent's keys; closed after the handshake
+    locked: tuple[Identity, ...] = ()  # encrypted identity files whose key the agent does not offer
+    why: str = ""  # why not (no agent, agent off, unreachable, does not hold it)
+    fix: str = ""
+
+    def note(self) -> str:
+        if not self.locked:
+            return ""
+        files = ", ".join(i.path for i in self.locked)
+        verb = "is" if len(self.locked) == 1 else "are"
+        return (
+            f"{files} {verb} encrypted (passphrase-protected) and {self.why}; slowroll never asks for a "
+            f"passphrase: {self.fix}"
+        )
+
+    async def close(self) -> None:
+        agent, self.agent = self.agent, None
+        await _close_agent(agent)
+
+
+async def _close_agent(agent: asyncssh.SSHAgentClient | None) -> None:
+    if agent is not None:
+        agent.close()
+        with contextlib.suppress(Exception):
+            await agent.wait_closed()
 
 
 def known_hosts_entry_name(address: str, port: int) -> str:
@@ -250,7 +349,7 @@ class Connector:
         self.options = options or SSHOptions()
         self.known_hosts = KnownHosts(self.options.known_hosts)
         self._known_files: dict[str, KnownHosts] = {}
-        self._keys: dict[tuple[str, ...], list[asyncssh.SSHKeyPair]] = {}
+        self._identities: dict[tuple[str, ...], tuple[Identity, ...]] = {}
         self._slots = asyncio.Semaphore(self.options.max_connections)
         self._handshakes = asyncio.Semaphore(self.options.max_connecting)
         self._jumps: dict[tuple[str, int, str | None], asyncssh.SSHClientConnection] = {}
@@ -279,14 +378,58 @@ class Connector:
             jumps = cfg.proxy_jump
         return Route(hostname, port, user, ids, known, jumps)
 
-    def _client_keys(self, paths: tuple[str, ...]) -> list[asyncssh.SSHKeyPair]:
+    def identities(self, paths: tuple[str, ...]) -> tuple[Identity, ...]:
         """Identity files read once, not at every connection (thousands of them in a big roll)."""
-        if paths not in self._keys:
+        if paths not in self._identities:
+            self._identities[paths] = tuple(load_identity(p) for p in paths)
+        return self._identities[paths]
+
+    async def offer(self, route: Route, timeout: float) -> Offer:
+        """The route's identity files in order (an encrypted one through the agent), then the agent's keys.
+
+        Asked of the agent at each connection, so a key added with ssh-add during a roll is used."""
+        ids = self.identities(route.identity_files)
+        sock = os.environ.get("SSH_AUTH_SOCK", "") if self.options.agent else ""
+        agent: asyncssh.SSHAgentClient | None = None
+        agent_keys: list[asyncssh.SSHKeyPair] = []
+        fix = "add it to ssh-agent (ssh-add FILE)"
+        if not self.options.agent:
+            why = "ssh-agent is turned off (ssh.agent: false)"
+            fix = "set ssh.agent: true in the inventory and add the key to ssh-agent (ssh-add FILE)"
+        elif not sock:
+            why = "no ssh-agent is available (SSH_AUTH_SOCK is not set)"
+            fix = "start ssh-agent, add the key to it (ssh-add FILE) and run slowroll with SSH_AUTH_SOCK set"
+        else:
+            why = f"the ssh-agent at {sock} does not hold its key"
+            agent = asyncssh.SSHAgentClient(sock)
             try:
-                self._keys[paths] = asyncssh.load_keypairs(list(paths))
-            except (OSError, asyncssh.KeyImportError) as exc:
-                raise SSHError(AUTH, f"cannot use identity file(s) {', '.join(paths)}: {exc}") from exc
-        return self._keys[paths]
+                async with asyncio.timeout(timeout):
+                    agent_keys = list(await agent.get_keys())
+            except (ValueError, OSError, TimeoutError) as exc:
+                why = f"the ssh-agent at {sock} cannot be reached ({_reason(exc)})"
+                fix = "make sure SSH_AUTH_SOCK points to a running ssh-agent holding the key (ssh-add FILE)"
+            except BaseException:
+                await _close_agent(agent)
+                raise
+        keys: list[asyncssh.SSHKeyPair] = []
+        locked: list[Identity] = []
+        mine: set[bytes] = set()
+        for ident in ids:
+            mine |= ident.public
+            if not ident.encrypted:
+                keys += ident.keys
+                continue
+            held = [k for k in agent_keys if k.public_data in ident.public and k not in keys]
+            if not held:
+                locked.append(ident)
+            keys += held
+        keys += [k for k in agent_keys if k.public_data not in mine]
+        if not agent_keys:  # nothing will be signed by the agent
+            await _close_agent(agent)
+            agent = None
+        if locked:
+            fix = fix.replace("FILE", " ".join(shlex.quote(i.path) for i in locked))
+        return Offer(keys, agent, tuple(locked), why, fix)
 
     def _known_file(self, path: str) -> KnownHosts:
         if path not in self._known_files:
@@ -337,8 +480,6 @@ class Connector:
         }
         if route.user:
             opts["username"] = route.user
-        if route.identity_files:
-            opts["client_keys"] = self._client_keys(route.identity_files)
         if not self.options.agent:
             opts["agent_path"] = None
         return opts
@@ -383,9 +524,31 @@ class Connector:
     async def _connect_one(
         self, name: str, route: Route, timeout: float, tunnel: asyncssh.SSHClientConnection | None
     ) -> asyncssh.SSHClientConnection:
+        offer: Offer | None = None
+        if route.identity_files:
+            offer = await self.offer(route, timeout)
+            if not offer.keys:  # the agent is closed already: it has no keys
+                raise SSHError(AUTH, f"{name} ({route.where}): no key to offer: {offer.note()}")
+        try:
+            return await self._handshake(name, route, timeout, tunnel, offer)
+        finally:
+            if offer is not None:
+                await offer.close()
+
+    async def _handshake(
+        self,
+        name: str,
+        route: Route,
+        timeout: float,
+        tunnel: asyncssh.SSHClientConnection | None,
+        offer: Offer | None,
+    ) -> asyncssh.SSHClientConnection:
         known_hosts = route.known_hosts
         known = known_hosts.has_entry(route.hostname, route.port)
         opts = self._common(route, timeout)
+        if offer is not None:
+            opts["client_keys"] = offer.keys
+            opts["agent_path"] = None  # the agent's keys are among them, in the order they are offered
         if tunnel is not None:
             opts["tunnel"] = tunnel
         recorder: _RecordingClient | None = None
@@ -408,10 +571,11 @@ class Connector:
             raise SSHError(PROTOCOL, f"{name} ({where}): key exchange failed: {exc.reason}") from exc
         except asyncssh.PermissionDenied as exc:
             user = route.user or os.environ.get("USER", "")
+            note = f"; {offer.note()}" if offer is not None and offer.locked else ""
             raise SSHError(
                 AUTH,
                 f"{name} ({where}): authentication failed for user {user!r}: the host refused "
-                "every key offered (check identity_files / ssh-agent and the host's authorized_keys)",
+                f"every key offered (check identity_files / ssh-agent and the host's authorized_keys){note}",
             ) from exc
         except TimeoutError as exc:
             raise SSHError(TIMEOUT, f"{name} ({where}): no SSH answer within {timeout:g}s") from exc
