@@ -92,6 +92,9 @@ def test_second_console_is_refused_while_the_holder_lives_then_resume_after_kill
     try:
         holder = _start_run(sim.inventory, state)
         _wait_for_line(holder, lambda e: e.get("event") == "host-state" and e.get("new") == "rebooting")
+        # Frozen mid-roll (it still holds the lock): a 5-host roll of 0.3 s boots could otherwise finish
+        # before the second console has even started.
+        holder.send_signal(signal.SIGSTOP)
         second = subprocess.run(
             [*SLOWROLL, "run", str(sim.inventory), "--headless", "--state", str(state)],
             capture_output=True,
