@@ -218,6 +218,13 @@ class SlowrollApp(App[int]):
         self._update_plan()
         self._size_lower()
         self._refresh_status(force=True)
+        # Once more after the new layout: during the resize the old width can still be in effect, and a
+        # header laid out for it keeps its old height (blank lines under it at 80 columns).
+        self.call_after_refresh(self._relayout_status)
+
+    def _relayout_status(self) -> None:
+        self._status_lines.clear()
+        self._refresh_status(force=True)
 
     def _update_plan(self) -> None:
         """The plan on the first screen; the reason of each slice only where it fits on the line."""
@@ -328,7 +335,11 @@ class SlowrollApp(App[int]):
         )
         self._update("header", header)
         banner = banner_text(
-            self.engine, planned_slices=self.planned_slices, quitting=self.quitting, width=width - 2
+            self.engine,
+            planned_slices=self.planned_slices,
+            quitting=self.quitting,
+            width=width - 2,
+            clock=self.clock,
         )
         if self.roll_error:
             banner += f"  The roll stopped on an internal error: {self.roll_error}"

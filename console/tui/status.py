@@ -13,6 +13,7 @@ from rich.text import Text
 
 from ..engine import Engine, HostRun
 from ..events import HostState, RollState
+from .maintenance import window_status
 from .themes import ConsoleTheme
 from .vocab import HOST_GLYPHS, HOST_ORDER, ROLL_GLYPHS, Clock, clock_duration, ellipsize, short_duration
 
@@ -93,6 +94,11 @@ def header_lines(
             pieces.append(Piece(f"ETA {clock_duration(eta) if eta is not None else '–'}", 45))
         elif not state.final:
             pieces.append(Piece("ETA – (not running)", 45, dim))
+    window = window_status(engine, clock)
+    if window is not None:  # when no reboot may start, that matters more than the roll's name or slice
+        warn = Style(bold=True, color=theme.ui.get("warning"))
+        text = window.header if width >= 130 else window.short
+        pieces.append(Piece(text, 65 if window.open else 80, "" if window.open else warn))
     if simulated:
         sim_style = Style(bold=True, color=theme.ui["background"], bgcolor=theme.ui.get("accent"))
         pieces.append(Piece(f" SIMULATED ×{speed:g} ", 95, sim_style))
@@ -145,7 +151,14 @@ def header_lines(
     return lines
 
 
-def banner_text(engine: Engine, *, planned_slices: int, quitting: bool, width: int = 160) -> str:
+def banner_text(
+    engine: Engine,
+    *,
+    planned_slices: int,
+    quitting: bool,
+    width: int = 160,
+    clock: Clock | None = None,
+) -> str:
     """One sentence (or two) about what is happening now and what the operator can do.
 
     The reason (which can be a paragraph: a host key warning, a check's output) is shortened so the whole
@@ -163,12 +176,18 @@ def banner_text(engine: Engine, *, planned_slices: int, quitting: bool, width: i
     if len(flying) > 6:
         names += f", +{len(flying) - 6} more"
     word = state.value.upper()
+    window = window_status(engine, clock or Clock())
     if state is RollState.READY:
+        closed = f" {window.sentence}" if window is not None and not window.open else ""
         return (
             f"{glyph} {word} — nothing has been touched yet. Below is the plan: {len(engine.hosts)} hosts in "
-            f"{planned_slices} slices. Press g to start (you confirm first), ? for every key."
+            f"{planned_slices} slices. Press g to start (you confirm first), ? for every key.{closed}"
         )
     if state is RollState.RUNNING:
+        if window is not None and window.waiting:
+            return f"{glyph} {word} — waiting. {window.sentence} p pauses, a aborts."
+        if engine.waiting_for:
+            return f"{glyph} {word} — waiting: {engine.waiting_for}. p pauses, a aborts."
         current = ", ".join(engine.current_slice[:8]) + (" …" if len(engine.current_slice) > 8 else "")
         text = f"{glyph} {word} — slice {engine.slice_index + 1}: {current or 'forming'}."
         return text + " p pauses (no new reboots), a aborts."
