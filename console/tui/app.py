@@ -33,7 +33,7 @@ from .grid import FleetGrid
 from .keybar import KeyBar
 from .logpane import LogPane, entries_for
 from .screens import AbortDialog, Acknowledge, Confirm, HelpScreen, HostDetail, help_text, plan_text
-from .status import banner_text, counts_line, header_lines, in_flight, selection_line
+from .status import Tally, banner_text, counts_line, header_lines, in_flight, selection_line
 from .terminal import TERMINAL, console_driver_class, tty_alive
 from .themes import DEFAULT_THEME, ConsoleTheme, Settings, ThemeSet, load_themes, settings_path
 from .vocab import HOST_GLYPHS, Clock, match_states
@@ -321,6 +321,7 @@ class SlowrollApp(App[int]):
             self._status_cache.clear()
         width = self.size.width or 80
         theme = self.console_theme
+        tally = Tally(self.engine)  # one pass over the fleet for all three
         header = Text("\n").join(
             header_lines(
                 self.engine,
@@ -331,6 +332,7 @@ class SlowrollApp(App[int]):
                 simulated=self.simulated,
                 speed=self.speed,
                 quitting=self.quitting,
+                tally=tally,
             )
         )
         self._update("header", header)
@@ -339,6 +341,7 @@ class SlowrollApp(App[int]):
             planned_slices=self.planned_slices,
             quitting=self.quitting,
             width=width - 2,
+            tally=tally,
             clock=self.clock,
         )
         if self.roll_error:
@@ -359,7 +362,7 @@ class SlowrollApp(App[int]):
             right.append("following")
         if self.grid.density != "auto":
             right.append(self.grid.density)
-        self._update("counts", counts_line(self.engine, theme, width - 2, "  ·  ".join(right)))
+        self._update("counts", counts_line(self.engine, theme, width - 2, "  ·  ".join(right), tally))
         self._status_at = time.monotonic()
         self._refresh_selection()
 

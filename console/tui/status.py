@@ -6,13 +6,15 @@ Everything here degrades by dropping the least important pieces first, so the ro
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
+from operator import attrgetter
 
 from rich.style import Style
 from rich.text import Text
 
 from ..engine import Engine, HostRun
-from ..events import HostState, RollState
+from ..events import IN_FLIGHT, PROBLEMS, HostState, RollState
 from .maintenance import window_status
 from .themes import ConsoleTheme
 from .vocab import HOST_GLYPHS, HOST_ORDER, ROLL_GLYPHS, Clock, clock_duration, ellipsize, short_duration
@@ -63,6 +65,44 @@ def in_flight(engine: Engine) -> list[HostRun]:
     return [r for r in engine.hosts.values() if r.state.in_flight and not r.skipped]
 
 
+class Tally:
+    """What the header, the banner and the counts line need from every host, taken once per refresh.
+
+    Each of them used to walk the fleet on its own (done count, budgets, hosts in flight, counts by
+    state): five passes, 15 ms of every status refresh with 10,000 hosts changing state at random; this
+    takes 7. Only hosts in a state that can hold a budget slot are asked whether they do, and the hosts in
+    flight are listed only when asked for (the banner names them only while pausing or aborting).
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        runs = engine.hosts.values()
+        self.counts: dict[HostState, int] = Counter(map(_STATE, runs))
+        unavailable = [r.name for r in runs if r.state in _MAY_HOLD_SLOT and r.holds_slot]
+        budgets = engine.budgets
+        by_group, fleet = budgets.usage(unavailable)
+        self.budgets = [(g, len(by_group.get(g, ())), limit) for g, limit in budgets.per_group.items()]
+        if budgets.fleet is not None:
+            self.budgets.append(("fleet", len(fleet), budgets.fleet))  # as Engine.budget_usage
+        self._flying: list[HostRun] | None = None
+
+    @property
+    def done(self) -> int:
+        return self.counts.get(HostState.DONE, 0)
+
+    @property
+    def flying(self) -> list[HostRun]:
+        """As ``in_flight``."""
+        if self._flying is None:
+            busy = any(self.counts.get(state) for state in IN_FLIGHT)
+            self._flying = in_flight(self.engine) if busy else []
+        return self._flying
+
+
+_STATE = attrgetter("state")
+_MAY_HOLD_SLOT = IN_FLIGHT | PROBLEMS  # HostRun.holds_slot is False in every other state
+
+
 def header_lines(
     engine: Engine,
     theme: ConsoleTheme,
@@ -73,7 +113,9 @@ def header_lines(
     simulated: bool,
     speed: float,
     quitting: bool = False,
+    tally: Tally | None = None,
 ) -> list[Text]:
+    tally = tally or Tally(engine)
     state = engine.state
     dim = Style(color=theme.grid["dim"])
     badge = Piece(f" {ROLL_GLYPHS[state]} {state.value.upper()} ", 100, theme.roll_style(state))
@@ -105,9 +147,9 @@ def header_lines(
     line1 = pack(pieces, width)
 
     total = len(engine.hosts)
-    done = engine.done_count
+    done = tally.done
     counts = f"{done}/{total} done"
-    budgets = engine.budget_usage()
+    budgets = tally.budgets
     budget_text = Text("budget ", dim)
     for i, (name, used, limit) in enumerate(budgets):
         if i:
@@ -157,6 +199,7 @@ def banner_text(
     planned_slices: int,
     quitting: bool,
     width: int = 160,
+    tally: Tally | None = None,
     clock: Clock | None = None,
 ) -> str:
     """One sentence (or two) about what is happening now and what the operator can do.
@@ -171,7 +214,8 @@ def banner_text(
 
     state = engine.state
     glyph = ROLL_GLYPHS[state]
-    flying = in_flight(engine)
+    tally = tally or Tally(engine)
+    flying = tally.flying
     names = ", ".join(f"{r.name} ({r.state.value})" for r in flying[:6])
     if len(flying) > 6:
         names += f", +{len(flying) - 6} more"
@@ -221,15 +265,15 @@ def banner_text(
             f"{glyph} {word} — {short(engine.reason or 'aborted')}. Nothing more will be rebooted. q quits."
         )
     problems = [r for r in engine.hosts.values() if r.state.problem]
-    done = engine.done_count
+    done = tally.done
     extra = f", {len(problems)} with problems: " + ", ".join(r.name for r in problems[:6]) if problems else ""
     return f"{glyph} {word} — {done} of {len(engine.hosts)} hosts rebooted{extra}. q quits."
 
 
-def counts_line(engine: Engine, theme: ConsoleTheme, width: int, right: str = "") -> Text:
-    counts: dict[HostState, int] = {}
-    for r in engine.hosts.values():
-        counts[r.state] = counts.get(r.state, 0) + 1
+def counts_line(
+    engine: Engine, theme: ConsoleTheme, width: int, right: str = "", tally: Tally | None = None
+) -> Text:
+    counts = (tally or Tally(engine)).counts
     dim = Style(color=theme.grid["dim"])
     pieces: list[Piece] = []
     for state in HOST_ORDER:
