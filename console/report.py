@@ -108,12 +108,22 @@ def _name_width(rows: Sequence[TimelineRow], width: int) -> int:
     return max(4, min(longest, max(8, width // 4)))
 
 
+def timeline_name_width(rows: Sequence[TimelineRow], width: int) -> int:
+    """The name column ``timeline_rows`` would choose for ``rows`` at ``width``."""
+    return _name_width(rows, width)
+
+
 def _bar_cells(width: int, name_width: int) -> int:
     return max(10, width - name_width - 3)  # "name │" + bar + "│"
 
 
 def timeline_rows(
-    rows: Sequence[TimelineRow], width: int, *, start: float | None = None, end: float | None = None
+    rows: Sequence[TimelineRow],
+    width: int,
+    *,
+    start: float | None = None,
+    end: float | None = None,
+    name_width: int | None = None,
 ) -> list[str]:
     """One line per host, ``width`` characters each: the name, then its phases on a shared time axis.
 
@@ -121,9 +131,11 @@ def timeline_rows(
     time runs from ``start`` (default: the earliest span) to ``end`` (default: the latest).
     A phase always gets at least one cell; where phases share a cell the most important is drawn
     (failed > done > skipped > down > checking > pre-check). Every glyph is one cell wide.
+    ``name_width`` fixes the name column (default: from the longest name), so a caller can draw a few
+    rows at a time — the ones on screen — and still line them up with the others.
     """
     t0, t1 = _bounds(rows, start, end)
-    name_w = _name_width(rows, width)
+    name_w = name_width or _name_width(rows, width)
     cells = _bar_cells(width, name_w)
     scale = cells / (t1 - t0)
 
@@ -149,11 +161,16 @@ def timeline_rows(
 
 
 def timeline_axis(
-    rows: Sequence[TimelineRow], width: int, *, start: float | None = None, end: float | None = None
+    rows: Sequence[TimelineRow],
+    width: int,
+    *,
+    start: float | None = None,
+    end: float | None = None,
+    name_width: int | None = None,
 ) -> str:
     """The time scale under ``timeline_rows`` (same arguments): elapsed time at a few ticks."""
     t0, t1 = _bounds(rows, start, end)
-    name_w = _name_width(rows, width)
+    name_w = name_width or _name_width(rows, width)
     cells = _bar_cells(width, name_w)
     line = [" "] * (name_w + 2 + cells + 1)
     ticks = 4 if cells >= 40 else 2 if cells >= 20 else 1

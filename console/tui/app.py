@@ -36,6 +36,7 @@ from .screens import AbortDialog, Acknowledge, Confirm, HelpScreen, HostDetail, 
 from .status import Tally, banner_text, counts_line, header_lines, in_flight, selection_line
 from .terminal import TERMINAL, console_driver_class, tty_alive
 from .themes import DEFAULT_THEME, ConsoleTheme, Settings, ThemeSet, load_themes, settings_path
+from .timeline import TimelineScreen
 from .vocab import HOST_GLYPHS, Clock, match_states
 
 EXIT_COMPLETE = 0
@@ -58,6 +59,7 @@ KEYS: tuple[tuple[str, str, str], ...] = (
     ("f", "follow the active host (moving the cursor stops following)", ""),
     ("o", "log: only the selected host / every host", ""),
     ("z", "tile size: auto, names, glyphs, dense", ""),
+    ("w", "the roll's timeline, as `slowroll report` draws it: per host, or per slice (v); esc back", ""),
     ("t", "next theme (remembered)", ""),
     ("ctrl+p", "command palette: every action by name", ""),
     ("?", "this help", ""),
@@ -102,6 +104,7 @@ class SlowrollApp(App[int]):
         Binding("f", "follow", "follow"),
         Binding("o", "log_scope", "log"),
         Binding("z", "density", "zoom", show=False),
+        Binding("w", "timeline", "timeline", show=False),
         Binding("t", "next_theme", "theme"),
         Binding("question_mark", "help", "help", key_display="?"),
         Binding("q", "quit_console", "quit"),
@@ -496,7 +499,7 @@ class SlowrollApp(App[int]):
     def on_key(self, event: events.Key) -> None:
         """A key whose action is unavailable says why, instead of doing nothing silently."""
         self.key_presses += 1
-        if not self.on_main and not isinstance(self.screen, (HostDetail, HelpScreen)):
+        if not self.on_main and not isinstance(self.screen, (HostDetail, HelpScreen, TimelineScreen)):
             return
         for binding in self.BINDINGS:
             assert isinstance(binding, Binding)
@@ -705,6 +708,9 @@ class SlowrollApp(App[int]):
     def action_help(self) -> None:
         self.push_screen(HelpScreen(help_text(KEYS, self.console_theme)))
 
+    def action_timeline(self) -> None:
+        self.push_screen(TimelineScreen(self.engine, self.clock))
+
     # ------------------------------------------------------------------------------------------------
     # Quitting: never leaves a roll in the middle silently
 
@@ -856,6 +862,7 @@ class SlowrollApp(App[int]):
             ("Follow the active host", "toggle", "follow"),
             ("Log: selected host or every host", "toggle", "log_scope"),
             ("Tile size", "auto, names, glyphs, dense", "density"),
+            ("Timeline", "each host's or slice's phases over time, as in slowroll report", "timeline"),
             ("Next theme", f"themes: {', '.join(self.themes.names())}", "next_theme"),
             ("Help", "every key and every glyph", "help"),
             ("Quit", "while a roll runs: pause, let hosts in flight finish, then quit", "quit_console"),
