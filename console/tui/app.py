@@ -29,6 +29,7 @@ from textual.widgets import Input, Static
 from ..engine import Engine, EngineError, HostRun
 from ..events import Event, HostStateChanged, RollFinished, RollState, RollStateChanged
 from ..policy import plan
+from .auditview import AuditRunner, AuditScreen
 from .grid import FleetGrid
 from .keybar import KeyBar
 from .logpane import LogPane, entries_for
@@ -57,6 +58,7 @@ KEYS: tuple[tuple[str, str, str], ...] = (
     ("arrows/hjkl", "move the cursor; home/end, pgup/pgdn", ""),
     ("/", "filter the grid by name, group or state (e.g. 'fail', 'web reb'); esc clears", ""),
     ("f", "follow the active host (moving the cursor stops following)", ""),
+    ("d", "drift audit of every host: findings, blocking first (before the start it runs the audit)", ""),
     ("o", "log: only the selected host / every host", ""),
     ("z", "tile size: auto, names, glyphs, dense", ""),
     ("w", "the roll's timeline, as `slowroll report` draws it: per host, or per slice (v); esc back", ""),
@@ -68,7 +70,7 @@ KEYS: tuple[tuple[str, str, str], ...] = (
 )
 
 ROLL_ACTIONS = ("start", "pause", "resume", "abort", "skip", "retry")
-MAIN_ONLY = ("detail", "filter", "follow", "log_scope", "density", "skip", "retry")
+MAIN_ONLY = ("detail", "filter", "follow", "log_scope", "density", "skip", "retry", "audit")
 
 
 class FilterInput(Input):
@@ -102,6 +104,7 @@ class SlowrollApp(App[int]):
         Binding("enter", "detail", "host"),
         Binding("slash", "filter", "filter", key_display="/"),
         Binding("f", "follow", "follow"),
+        Binding("d", "audit", "audit"),
         Binding("o", "log_scope", "log"),
         Binding("z", "density", "zoom", show=False),
         Binding("w", "timeline", "timeline", show=False),
@@ -121,11 +124,13 @@ class SlowrollApp(App[int]):
         env: Mapping[str, str] | None = None,
         theme: str | None = None,
         drive: bool = True,
+        audit_on_open: bool = False,
     ) -> None:
         """``env`` replaces os.environ for finding the config folder; ``theme`` overrides the remembered one
         (without remembering it); ``drive=False`` never runs the engine (a staged scene, for snapshots)."""
         super().__init__()
         self.drive = drive
+        self.audit_on_open = audit_on_open
         self.engine = engine
         self.simulated = simulated
         self.speed = speed
@@ -165,6 +170,7 @@ class SlowrollApp(App[int]):
         self._unsubscribe = engine.subscribe(self.handle_engine_event)
         names = [h.name for h in engine.inventory.hosts]
         self.grid = FleetGrid(engine, self.console_theme, id="grid")
+        self.auditor = AuditRunner(self)
         self.log_pane = LogPane(
             self.console_theme, self.clock, host_width=max((len(n) for n in names), default=8), id="log"
         )
@@ -202,6 +208,8 @@ class SlowrollApp(App[int]):
         self._size_lower()
         self._refresh_status(force=True)
         self.set_interval(TICK, self._tick)
+        if ready and self.drive and self.audit_on_open:
+            self.auditor.start_on_open()
         self._mounted = True
         for note in self._startup_notes:
             self.notify(note, title="settings", severity="warning", timeout=12)
@@ -215,6 +223,7 @@ class SlowrollApp(App[int]):
 
     def on_unmount(self) -> None:
         self._mounted = False
+        self.auditor.close()
 
     def on_resize(self, event: events.Resize) -> None:
         self._status_lines.clear()
@@ -542,6 +551,7 @@ class SlowrollApp(App[int]):
 
     async def _drive(self) -> None:
         try:
+            await self.auditor.settle()
             self.result = await self.engine.run(stop_when_paused=False)
         except asyncio.CancelledError:
             raise
@@ -607,6 +617,11 @@ class SlowrollApp(App[int]):
     def action_detail(self) -> None:
         if self.grid.cursor is not None:
             self.push_screen(HostDetail(self.engine, self.grid.cursor, self.console_theme, self.clock))
+
+    def action_audit(self) -> None:
+        if self.engine.state is RollState.READY and self.engine.audit_results is None:
+            self.auditor.start()
+        self.push_screen(AuditScreen(self.auditor))
 
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
@@ -860,6 +875,7 @@ class SlowrollApp(App[int]):
             ("Host detail", "facts, boot ids, checks, findings and timeline of the selected host", "detail"),
             ("Filter the grid", "by name, group or state", "filter"),
             ("Follow the active host", "toggle", "follow"),
+            ("Drift audit", "every host's findings, blocking first; before the start: audit now", "audit"),
             ("Log: selected host or every host", "toggle", "log_scope"),
             ("Tile size", "auto, names, glyphs, dense", "density"),
             ("Timeline", "each host's or slice's phases over time, as in slowroll report", "timeline"),
@@ -907,7 +923,7 @@ async def run_console(engine: Engine, *, simulated: bool, speed: float) -> int:
     terminal itself is gone (SIGHUP from a hang-up, or a write to it fails) the console stops drawing at once
     (see ``terminal.py``): nothing may wait on a terminal that nobody reads.
     """
-    app = SlowrollApp(engine, simulated=simulated, speed=speed)
+    app = SlowrollApp(engine, simulated=simulated, speed=speed, audit_on_open=simulated)
     if sys.platform != "win32":
         app.driver_class = console_driver_class()
     freeze_heap()

@@ -4,8 +4,9 @@ Thousands of hosts stay cheap: the layout (which host sits on which row) is comp
 height, filter or density changes; a frame renders only the visible rows, and the app refreshes the grid at
 most ~10 times a second however many events arrive (``mark_dirty`` + ``tick``).
 
-A tile is ``[lead] glyph [name] [trail]``; the cursor is shown by brackets (``[● web-01]``) and a tint,
-never by colour alone.
+A tile is ``[lead] glyph [name][mark] [trail]``; the cursor is shown by brackets (``[● web-01]``) and a
+tint, never by colour alone. The mark is the host's most severe drift finding (``▲`` warn, ``■`` block; see
+``marks.py``), right after its name; dense tiles draw it small in their lead column.
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from ..drift import Severity
 from ..engine import Engine, HostRun
-from ..events import HostState
+from ..events import Event, FindingsReported, HostState
+from .marks import DENSE_GLYPH, SEVERITY_GLYPH, severity_style, tile_mark
 from .themes import ConsoleTheme
 from .vocab import HOST_GLYPHS, HOST_ORDER, ellipsize
 
@@ -104,6 +107,20 @@ class FleetGrid(ScrollView, can_focus=True):
         self._styles: dict[object, dict[HostState, Style]] = {}
         self.cursor: str | None = self._order[0] if self._order else None
         self.rendered_cursor: str | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+
+    def on_mount(self) -> None:
+        # Findings arrive without a change of state (the audit before the roll): redraw those tiles too.
+        self._unsubscribe = self.engine.subscribe(self._on_engine_event)
+
+    def on_unmount(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+    def _on_engine_event(self, event: Event) -> None:
+        if isinstance(event, FindingsReported):
+            self.mark_dirty(event.host)
 
     # ------------------------------------------------------------------------------------------------
     # What is shown
@@ -185,10 +202,10 @@ class FleetGrid(ScrollView, can_focus=True):
 
     def _tile_width(self, density: Density) -> int:
         if density == "names":
-            return self._name_width + 4  # [● name]
+            return self._name_width + 5  # [● name▲]
         if density == "glyphs":
-            return 3  # [●]
-        return 2  # ▸●
+            return 4  # [●▲]
+        return 2  # ▸● (the mark, ▴ or ▪, takes the lead column)
 
     def _usable_width(self) -> int:
         return max(4, self.scrollable_content_region.width or self.size.width or 80)
@@ -337,6 +354,18 @@ class FleetGrid(ScrollView, can_focus=True):
             out[state] = out.get(state, 0) + 1
         return out
 
+    def marks_of(self, hosts: Iterable[str]) -> dict[Severity, int]:
+        """How many of ``hosts`` carry each drift mark."""
+        out: dict[Severity, int] = {}
+        runs = self.engine.hosts
+        for name in hosts:
+            findings = runs[name].findings
+            if findings:
+                mark = tile_mark(findings)
+                if mark is not None:
+                    out[mark] = out.get(mark, 0) + 1
+        return out
+
     def render_line(self, y: int) -> Strip:
         self._ensure_layout()
         index = self.scroll_offset.y + y
@@ -368,6 +397,14 @@ class FleetGrid(ScrollView, can_focus=True):
                     segs.append(Segment("  ", base))
                     segs.append(Segment(HOST_GLYPHS[state], base + theme.state_style(state)))
                     segs.append(Segment(f" {n} {state.value}", dim))
+            marks = self.marks_of(row.hosts)
+            if marks:
+                segs.append(Segment("   drift", dim))
+                for sev, word in ((Severity.BLOCK, "block"), (Severity.WARN, "warn")):
+                    if marks.get(sev):
+                        segs.append(Segment("  ", base))
+                        segs.append(Segment(SEVERITY_GLYPH[sev], base + severity_style(sev, theme)))
+                        segs.append(Segment(f" {marks[sev]} {word}", dim))
             return Strip(segs)
         density = self.effective_density
         cursor_bg = Style(bgcolor=theme.grid["cursor"])
@@ -379,28 +416,37 @@ class FleetGrid(ScrollView, can_focus=True):
             self._styles = {key: styles}
         segs = []
         hosts = self.engine.hosts
+        width = self._name_width
         for name in row.hosts:
             run = hosts[name]
             state = run.state
             style = styles[state]
             here = name == self.cursor
             glyph = HOST_GLYPHS[state]
+            mark = tile_mark(run.findings) if run.findings else None
             if density == "dense":
-                segs.append(Segment("▸" if here else " ", bracket if here else base))
+                if here:
+                    segs.append(Segment("▸", bracket))
+                elif mark is not None:
+                    segs.append(Segment(DENSE_GLYPH[mark], base + severity_style(mark, theme)))
+                else:
+                    segs.append(Segment(" ", base))
                 segs.append(Segment(glyph, style + Style(underline=True) if here else style))
                 continue
-            label = (
-                glyph
-                if density == "glyphs"
-                else f"{glyph} {ellipsize(name, self._name_width):<{self._name_width}}"
-            )
+            label = glyph if density == "glyphs" else f"{glyph} {ellipsize(name, width):<{width}}"
             if here:
                 segs.append(Segment("[", bracket))
-                tile_style = style + (Style(underline=True) if run.state.problem else cursor_bg)
-                segs.append(Segment(label, tile_style))
-                segs.append(Segment("]", bracket))
+                segs.append(Segment(label, style + (Style(underline=True) if state.problem else cursor_bg)))
             else:
                 segs.append(Segment(" ", base))
                 segs.append(Segment(label, style))
+            if mark is not None:
+                mark_style = base + severity_style(mark, theme)
+                segs.append(Segment(SEVERITY_GLYPH[mark], mark_style + cursor_bg if here else mark_style))
+                segs.append(Segment("]", bracket) if here else Segment(" ", base))
+            elif here:
+                segs.append(Segment("]", bracket))
                 segs.append(Segment(" ", base))
+            else:
+                segs.append(Segment("  ", base))
         return Strip(segs)

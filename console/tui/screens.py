@@ -4,6 +4,7 @@ the host detail and the help screen."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from rich.console import Group, RenderableType
 from rich.style import Style
@@ -16,12 +17,14 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
+from ..drift import Finding, Severity
 from ..durations import format_duration
 from ..engine import Engine, HostRun
 from ..events import HostState
-from ..facts import Facts
+from ..facts import Facts, UnitState
 from ..policy import Budgets, plan
 from .keybar import KeyBar
+from .marks import SEVERITY_GLYPH, severity_label, severity_style
 from .themes import ConsoleTheme
 from .vocab import HOST_GLYPHS, HOST_MEANING, HOST_ORDER, ROLL_GLYPHS, Clock, ellipsize
 
@@ -240,6 +243,111 @@ def _facts_table(before: Facts | None, after: Facts | None, dim: Style) -> Table
     return table
 
 
+@dataclass(frozen=True)
+class Change:
+    """One line of the before/after diff: ``− lost legacy-agent.service  was active (running) → not loaded``."""
+
+    mark: str  # glyph and word: "✘ failed", "− lost", "+ new", "~ file", "~ kernel" …
+    subject: str
+    detail: str = ""
+    tone: str = ""  # "error", "warning" or "" (the theme's colour; the mark says it without colour)
+    unit: bool = True
+
+
+DIFF_LIMIT = 60  # unit lines shown; the rest are counted
+
+
+def _unit_words(u: UnitState | None) -> str:
+    if u is None:
+        return "not loaded"
+    return f"{u.active} ({u.sub})"
+
+
+def facts_diff(before: Facts, after: Facts) -> tuple[list[Change], int]:
+    """What changed between the facts before and after the reboot, most telling first: units that failed,
+    units lost, unit-file states that changed, units newly active; the kernel and live patches. Units
+    that did not change are left out. Returns the changes and how many unit lines were left out."""
+    out: list[Change] = []
+    kb, ka = before.kernel_running, after.kernel_running
+    if kb and ka and kb != ka:
+        out.append(Change("~ kernel", f"{kb} → {ka}", unit=False))
+    elif kb and ka and before.kernel_pending:
+        out.append(
+            Change(
+                "= kernel",
+                f"{kb} → {ka}",
+                f"the same again, although {before.kernel_newest} was installed",
+                "error",
+                unit=False,
+            )
+        )
+    if before.live_patched and not after.live_patched:
+        patches = ", ".join(before.livepatches or ()) or "taint flag K"
+        out.append(Change("− patches", f"live patches {patches} → none", "gone with the reboot", unit=False))
+    if before.system_state and after.system_state and before.system_state != after.system_state:
+        bad = after.system_state in ("degraded", "maintenance")
+        out.append(
+            Change(
+                "~ system",
+                f"is-system-running {before.system_state} → {after.system_state}",
+                "",
+                "error" if bad else "",
+                unit=False,
+            )
+        )
+    units: list[Change] = []
+    failed: list[Change] = []
+    lost: list[Change] = []
+    files: list[Change] = []
+    new: list[Change] = []
+    if before.units is not None and after.units is not None:
+        bu, au = before.units, after.units
+        for name in sorted(set(bu) | set(au)):
+            b, a = bu.get(name), au.get(name)
+            if a is not None and a.is_failed and not (b is not None and b.is_failed):
+                was = f" (was {_unit_words(b)})" if b is not None else ""
+                failed.append(Change("✘ failed", name, f"Result={a.result or 'unknown'}{was}", "error"))
+            elif b is not None and b.is_active and not (a is not None and a.is_active):
+                lost.append(Change("− lost", name, f"{_unit_words(b)} → {_unit_words(a)}", "warning"))
+            elif a is not None and a.is_active and not (b is not None and b.is_active):
+                new.append(Change("+ new", name, f"{_unit_words(b)} → {_unit_words(a)}", ""))
+            fb, fa = before.unit_file_state_of(name), after.unit_file_state_of(name)
+            if fb and fa and fb != fa:
+                files.append(Change("~ file", name, f"unit file {fb} → {fa}", ""))
+        units = failed + lost + files + new
+    return out + units[:DIFF_LIMIT], max(0, len(units) - DIFF_LIMIT)
+
+
+def diff_lines(before: Facts, after: Facts, findings: list[Finding], theme: ConsoleTheme) -> list[Text]:
+    """The before/after diff as lines; a unit named by a finding says which (``← ■ BLOCK lost-unit``)."""
+    dim = Style(color=theme.grid["dim"])
+    # A unit named by findings both before and after the reboot: the regression (after) says more.
+    named = {
+        f.subject: f for f in sorted(findings, key=lambda f: (f.phase == "after", f.severity == "block"))
+    }
+    changes, hidden = facts_diff(before, after)
+    if not changes:
+        known = before.units is not None and after.units is not None
+        return [Text("  no unit, kernel or live-patch change" if known else "  units unknown", dim)]
+    width = max((len(c.subject) for c in changes if c.unit), default=0)
+    lines: list[Text] = []
+    for c in changes:
+        line = Text("  ")
+        line.append(f"{c.mark:<10}", Style(bold=True, color=theme.ui.get(c.tone) if c.tone else None))
+        line.append(f"{c.subject:<{width}}" if c.unit else c.subject, Style(bold=True))
+        if c.detail:
+            line.append(f"  {c.detail}")
+        finding = named.get(c.subject)
+        if finding is not None:
+            line.append("  ← ", dim)
+            line.append(severity_label(finding.severity), severity_style(finding.severity, theme))
+            line.append(f" {finding.kind}", dim)
+        lines.append(line)
+    if hidden:
+        lines.append(Text(f"  … and {hidden} more unit changes", dim))
+    return lines
+
+
 def host_detail(run: HostRun, engine: Engine, theme: ConsoleTheme, clock: Clock) -> RenderableType:
     dim = Style(color=theme.grid["dim"])
     bold = Style(bold=True)
@@ -306,19 +414,26 @@ def host_detail(run: HostRun, engine: Engine, theme: ConsoleTheme, clock: Clock)
         if not found:
             continue
         parts.append(Text(f"  {label}:", dim))
+        table = Table.grid(padding=(0, 1), pad_edge=False)
+        table.add_column(width=3)
+        table.add_column(no_wrap=True)
+        table.add_column()  # wraps under itself, not under the severity
         for f in found:
-            line = Text("    ")
-            sev = str(f.severity)
-            line.append(
-                f"[{sev}]", Style(bold=True, color=theme.ui.get("error" if sev == "block" else "warning"))
-            )
-            line.append(f" {f.kind} {f.subject}: ", bold)
-            line.append(f.message)
-            parts.append(line)
+            body = Text()
+            body.append(f"{f.kind} {f.subject}: ", bold)
+            body.append(f.message)
             if f.evidence.strip():
-                parts.append(
-                    Text("\n".join(f"      │ {ln}" for ln in f.evidence.strip().splitlines()[:20]), dim)
-                )
+                body.append("\n" + "\n".join(f"│ {ln}" for ln in f.evidence.strip().splitlines()[:20]), dim)
+            table.add_row("", Text(severity_label(f.severity), severity_style(f.severity, theme)), body)
+        parts.append(table)
+
+    parts.append(Text("\nBefore → after the reboot", bold))
+    if run.facts_before is None:
+        parts.append(Text("  no facts from before the reboot", dim))
+    elif run.facts_after is None:
+        parts.append(Text("  not rebooted and checked yet: the changes show here once it is", dim))
+    else:
+        parts.extend(diff_lines(run.facts_before, run.facts_after, run.findings, theme))
 
     parts.append(Text("\nFacts", bold))
     if run.facts_before is None and run.facts_after is None:
@@ -392,7 +507,7 @@ class HostDetail(Screen[None]):
             host_detail(run, self.engine, self.console_theme, self.clock)
         )
         self.query_one("#detail-title", Static).update(
-            f"Host {self.host} — {HOST_GLYPHS[run.state]} {run.state.value}    (esc: back to the fleet)"
+            f"Host {self.host} — {HOST_GLYPHS[run.state]} {run.state.value}    (esc: back)"
         )
 
     def action_close(self) -> None:
@@ -419,6 +534,20 @@ def help_text(keys: Iterable[tuple[str, str, str]], theme: ConsoleTheme) -> Text
         out.append(f" {HOST_GLYPHS[state]} ", theme.state_style(state))
         out.append(f" {state.value:<20}", Style(bold=True))
         out.append(HOST_MEANING[state] + "\n", dim)
+    out.append(
+        "\nDrift marks (after a tile's name; dense tiles: small, before the glyph)\n", Style(bold=True)
+    )
+    for sev, small, meaning in (
+        (Severity.WARN, "▴", "a drift finding to look at (uptime debt alone does not mark a tile)"),
+        (
+            Severity.BLOCK,
+            "▪",
+            "a blocking finding: before the reboot it is not rebooted; after it, it failed",
+        ),
+    ):
+        out.append(f"  {SEVERITY_GLYPH[sev]} {small}  ", severity_style(sev, theme))
+        out.append(f"{severity_label(sev):<19}", Style(bold=True))
+        out.append(meaning + "\n", dim)
     out.append("\nRoll states\n", Style(bold=True))
     from ..events import RollState
 

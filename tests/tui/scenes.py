@@ -7,7 +7,7 @@ import io
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC
 from pathlib import Path
 
@@ -26,7 +26,7 @@ from console.events import (
     RollStateChanged,
     SliceStarted,
 )
-from console.facts import Facts
+from console.facts import Facts, UnitState
 from console.inventory import parse_inventory
 from console.ssh import Connector, SSHOptions
 from console.tui.app import SlowrollApp
@@ -228,8 +228,28 @@ def stage_detail_host(engine: Engine) -> str:
     run.reboot_sent_at = T0 + 401
     run.down_at = T0 + 402
     run.up_at = T0 + 441
-    run.facts_before = _facts(run.boot_id_before, 97 * 86400, "6.1.0-26-amd64")
-    run.facts_after = _facts(run.boot_id_after, 35, "6.1.0-28-amd64")
+    ssh = UnitState("ssh.service", "loaded", "active", "running", "enabled", "success")
+    run.facts_before = replace(
+        _facts(run.boot_id_before, 97 * 86400, "6.1.0-26-amd64"),
+        units={
+            "ssh.service": ssh,
+            "metrics-agent.service": UnitState(
+                "metrics-agent.service", "loaded", "active", "running", "disabled", "success"
+            ),
+            "nginx-exporter.service": UnitState(
+                "nginx-exporter.service", "loaded", "active", "running", "enabled", "success"
+            ),
+        },
+    )
+    run.facts_after = replace(
+        _facts(run.boot_id_after, 35, "6.1.0-28-amd64"),
+        units={
+            "ssh.service": ssh,
+            "nginx-exporter.service": UnitState(
+                "nginx-exporter.service", "loaded", "failed", "failed", "enabled", "exit-code"
+            ),
+        },
+    )
     run.checks = {
         "nginx": CheckOutcome("nginx", True, "", 0.05, 1, 0),
         "http": CheckOutcome(
