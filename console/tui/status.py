@@ -215,10 +215,14 @@ def banner_text(
     state = engine.state
     glyph = ROLL_GLYPHS[state]
     tally = tally or Tally(engine)
-    flying = tally.flying
-    names = ", ".join(f"{r.name} ({r.state.value})" for r in flying[:6])
-    if len(flying) > 6:
-        names += f", +{len(flying) - 6} more"
+
+    def finishing() -> str:  # only while pausing or aborting: listing the hosts in flight takes a pass
+        flying = tally.flying
+        names = ", ".join(f"{r.name} ({r.state.value})" for r in flying[:6])
+        if len(flying) > 6:
+            names += f", +{len(flying) - 6} more"
+        return f"{len(flying)} in flight finishing: {names or 'none'}"
+
     word = state.value.upper()
     window = window_status(engine, clock or Clock())
     if state is RollState.READY:
@@ -239,10 +243,7 @@ def banner_text(
         why = f" Reason: {short(engine.reason)}." if engine.reason else ""
         auto = " by itself" if engine.auto_paused else ""
         tail = " Then the console quits." if quitting else ""
-        return (
-            f"{glyph} {word}{auto} — no new reboots; {len(flying)} in flight finishing: {names or 'none'}."
-            f"{why}{tail}"
-        )
+        return f"{glyph} {word}{auto} — no new reboots; {finishing()}.{why}{tail}"
     if state is RollState.PAUSED:
         if engine.auto_paused:
             host = (
@@ -256,10 +257,7 @@ def banner_text(
             f"{glyph} {word} — {engine.reason or 'paused'}. No host is being rebooted. r resumes, a aborts."
         )
     if state is RollState.ABORTING:
-        return (
-            f"{glyph} {word} — no new reboots; {len(flying)} in flight finishing: {names or 'none'}. "
-            "The roll will not continue."
-        )
+        return f"{glyph} {word} — no new reboots; {finishing()}. The roll will not continue."
     if state is RollState.ABORTED:
         return (
             f"{glyph} {word} — {short(engine.reason or 'aborted')}. Nothing more will be rebooted. q quits."
