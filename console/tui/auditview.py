@@ -395,14 +395,14 @@ def build_lines(
     if len(memo) > 4 * len(hosts) + 100:
         memo.clear()
 
-    def _finding_lines(name: str, width: int, found: list[Finding], room: int) -> list[HostLine]:
+    def findings_of(name: str, found: list[Finding]) -> list[HostLine]:
         key = ("findings", name, tuple(found), width, room)
         got = memo.get(key)
         if got is None:
             got = memo[key] = finding_lines(name, width, found, room)
         return got
 
-    def _clean_line(run: HostRun, width: int) -> HostLine:
+    def clean(run: HostRun) -> HostLine:
         facts = run.facts_before
         key = (
             "clean",
@@ -443,11 +443,11 @@ def build_lines(
         for name, run in hosts.items():
             status, error = statuses[name]
             if status in ("block", "warn"):
-                lines.extend(_finding_lines(name, width, _sorted_findings(run.findings), room))
+                lines.extend(findings_of(name, _sorted_findings(run.findings)))
             elif status == "unreachable":
                 lines.append(_unreachable_line(name, width, error or ""))
             elif status == "clean":
-                lines.append(_clean_line(run, width))
+                lines.append(clean(run))
             else:
                 lines.append(HostLine(name, ((f"{name:<{width}}  ", "host"), ("· not audited yet", "dim"))))
         return lines
@@ -472,7 +472,7 @@ def build_lines(
                 )
             )
             for name, f in entries:
-                lines.extend(_finding_lines(name, width, [f], room))
+                lines.extend(findings_of(name, [f]))
         for status in ("unreachable", "clean"):
             names = by_status[status]
             if names:
@@ -481,7 +481,7 @@ def build_lines(
                     lines.append(
                         _unreachable_line(name, width, statuses[name][1] or "")
                         if status == "unreachable"
-                        else _clean_line(hosts[name], width)
+                        else clean(hosts[name])
                     )
         unknown_summary(by_status["unknown"])
         return lines
@@ -495,9 +495,9 @@ def build_lines(
             if status == "unreachable":
                 lines.append(_unreachable_line(name, width, statuses[name][1] or ""))
             elif status == "clean":
-                lines.append(_clean_line(hosts[name], width))
+                lines.append(clean(hosts[name]))
             else:
-                lines.extend(_finding_lines(name, width, _sorted_findings(hosts[name].findings), room))
+                lines.extend(findings_of(name, _sorted_findings(hosts[name].findings)))
     unknown_summary(by_status["unknown"])
     return lines
 
