@@ -1,0 +1,65 @@
+"""A storm of engine events over a big fleet: the grid redraws a bounded number of rows per frame, catches
+up within a few ticks, and moves the cursor at once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from console.events import HostState, HostStateChanged, RollState
+from console.tui.app import SlowrollApp
+from console.tui.grid import TILES_PER_TICK
+from console.tui.vocab import HOST_GLYPHS
+from tests.tui.scenes import T0, frozen_clock, staged_engine
+
+
+def big_app(tmp_path: Path, hosts: int) -> SlowrollApp:
+    engine = staged_engine(tmp_path, hosts=hosts)
+    engine.state = RollState.RUNNING
+    engine.started_at = T0
+    env = {"XDG_CONFIG_HOME": str(tmp_path / "config")}
+    return SlowrollApp(engine, clock=frozen_clock(), env=env, theme="dark", drive=False)
+
+
+async def test_every_visible_row_changing_is_drawn_over_a_few_ticks(tmp_path: Path) -> None:
+    app = big_app(tmp_path, hosts=4000)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause()
+        grid = app.grid
+        assert grid.effective_density == "dense"
+        refreshed: list[int] = []
+        original = grid.refresh_line
+
+        def spy(y: int) -> None:
+            refreshed.append(y)
+            original(y)
+
+        grid.refresh_line = spy  # type: ignore[method-assign]
+        for name, run in app.engine.hosts.items():  # every host changes: every row is stale
+            old, run.state = run.state, HostState.DONE
+            app.handle_engine_event(HostStateChanged(T0, name, old, run.state, "storm"))
+        rows = min(grid.size.height, len(grid._rows))
+        per_tick = TILES_PER_TICK // grid._per_row
+        assert per_tick < rows  # the case under test: more rows changed than one frame draws
+        grid.tick()
+        assert len(refreshed) == per_tick  # the oldest first
+        ticks = 1
+        while grid.tick():
+            ticks += 1
+        assert ticks == -(-rows // per_tick)
+        assert sorted(refreshed) == list(range(rows))  # each visible row once
+        await pilot.pause()
+        shown = "".join(seg.text for y in range(rows) for seg in grid.render_line(y))
+        assert HOST_GLYPHS[HostState.PENDING] not in shown  # every tile as it is now
+
+
+async def test_the_cursor_moves_at_once_in_a_storm(tmp_path: Path) -> None:
+    app = big_app(tmp_path, hosts=4000)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause()
+        for name, run in app.engine.hosts.items():
+            old, run.state = run.state, HostState.BOOTING
+            app.handle_engine_event(HostStateChanged(T0, name, old, run.state, "storm"))
+        app.grid.tick()  # part of the grid redrawn, the rest waits
+        await pilot.press("down")
+        await pilot.pause()
+        assert app.grid.rendered_cursor == app.grid.cursor != app.grid.visible_hosts[0]
