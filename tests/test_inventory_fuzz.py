@@ -479,7 +479,6 @@ def texts(draw: st.DrawFn) -> str:
 # The contract
 
 
-
 def no_content(text: str) -> bool:
     """Nothing but blank lines and comments: there is no line to point at."""
     return all(not line.strip() or line.lstrip().startswith("#") for line in text.splitlines())
@@ -648,25 +647,17 @@ def _expect_located_error(text: str) -> None:
     assert code == 2 and "Traceback" not in err, (code, err)
 
 
-
-
 @pytest.mark.parametrize("text", ["hosts: &a [*a]\n", "hosts: {a: 10.0.0.1}\nvars: &v {x: *v}\n"])
 def test_recursive_alias_is_a_located_error(text: str) -> None:
     _expect_located_error(text)
-
-
 
 
 def test_very_deep_nesting_is_a_located_error() -> None:
     _expect_located_error("hosts: " + "[" * 1000 + "]" * 1000 + "\n")
 
 
-
-
 def test_special_character_error_names_the_line() -> None:
     _expect_located_error('hosts:\n  h1: 10.0.0.1\n  h2: "a\x01b"\n')
-
-
 
 
 @pytest.mark.parametrize("text", ["[null]\n", "[web-01]\n"])
@@ -678,8 +669,6 @@ def test_yaml_list_is_not_taken_for_an_ini_file(text: str) -> None:
     code, _out, err = cli_in_process("check", str(path))
     assert code == 2
     assert_located(err.removeprefix("slowroll: ").strip(), path, text)  # ...the command line is not
-
-
 
 
 @pytest.mark.parametrize("value", [".inf", ".nan"])

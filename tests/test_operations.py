@@ -75,7 +75,9 @@ async def test_failing_post_hook_fails_the_host_after_its_reboot(tmp_path: Path)
 
 
 async def test_host_hooks_run_on_the_host(tmp_path: Path) -> None:
-    text = fleet_yaml(GROUPS, policy="batch: 1", extra=hooks_yaml("systemctl stop nginx", "exit 0", on="host"))
+    text = fleet_yaml(
+        GROUPS, policy="batch: 1", extra=hooks_yaml("systemctl stop nginx", "exit 0", on="host")
+    )
     async with sim_roll(tmp_path, text) as roll:
         result = await roll.engine.run()
         assert result.state is RollState.COMPLETE

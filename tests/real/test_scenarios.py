@@ -562,8 +562,6 @@ def slowroll_history(state: Path) -> str:
 # 8. A reboot command that returns without rebooting
 
 
-
-
 def test_reboot_command_that_does_not_reboot_is_reported_as_not_rebooted(lab: Lab, tmp_path: Path) -> None:
     f1 = lab.hosts["f1"]
     before = f1.boot_ids()

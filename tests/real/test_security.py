@@ -151,8 +151,6 @@ def test_newline_in_a_host_name_is_refused_with_file_and_line(tmp_path: Path) ->
     assert "Traceback" not in proc.stderr
 
 
-
-
 @pytest.mark.parametrize(
     ("template", "host_name", "var"),
     [
@@ -345,8 +343,6 @@ def test_no_secret_var_in_webhook_notifications(secret_run: SecretRun) -> None:
 def test_webhook_url_secret_not_in_logs_history_or_report(secret_run: SecretRun) -> None:
     leaks = [where for where, text in secret_run.outputs.items() if WEBHOOK_TOKEN in text]
     assert leaks == []
-
-
 
 
 def test_webhook_url_secret_not_in_the_journal_database(secret_run: SecretRun) -> None:
