@@ -3,13 +3,14 @@ up within a few ticks, and moves the cursor at once."""
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
-from console.events import HostState, HostStateChanged, RollState
+from console.events import FindingsReported, HostState, HostStateChanged, RollState
 from console.tui.app import SlowrollApp
 from console.tui.grid import TILES_PER_TICK
 from console.tui.vocab import HOST_GLYPHS
-from tests.tui.scenes import T0, frozen_clock, staged_engine
+from tests.tui.scenes import T0, frozen_clock, stage_detail_host, staged_engine
 
 
 def big_app(tmp_path: Path, hosts: int) -> SlowrollApp:
@@ -63,3 +64,30 @@ async def test_the_cursor_moves_at_once_in_a_storm(tmp_path: Path) -> None:
         await pilot.press("down")
         await pilot.pause()
         assert app.grid.rendered_cursor == app.grid.cursor != app.grid.visible_hosts[0]
+
+
+async def test_group_lines_keep_count_through_a_storm(tmp_path: Path) -> None:
+    app = big_app(tmp_path, hosts=600)
+    stage_detail_host(app.engine)  # web-07 carries drift findings: its group line counts a mark
+    findings = app.engine.hosts["web-07"].findings
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause()
+        grid = app.grid
+        rng = random.Random(7)
+        names = list(app.engine.hosts)
+        marked = 0
+        for _ in range(20):
+            for name in rng.sample(names, 150):
+                run = app.engine.hosts[name]
+                old, run.state = run.state, rng.choice(list(HostState))
+                if rng.random() < 0.2:
+                    run.findings = [] if run.findings else list(findings)
+                    app.handle_engine_event(FindingsReported(T0, name, "before", ()))
+                app.handle_engine_event(HostStateChanged(T0, name, old, run.state, "storm"))
+            grid.tick()
+            for group, members in grid._groups:
+                states, marks = grid.group_tally(group)
+                assert {s: n for s, n in states.items() if n} == grid.counts_of(members)
+                assert {m: n for m, n in marks.items() if n} == grid.marks_of(members)
+                marked += sum(marks.values())
+        assert marked  # the marks were counted too, not only the states
