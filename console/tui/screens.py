@@ -416,7 +416,7 @@ def host_detail(run: HostRun, engine: Engine, theme: ConsoleTheme, clock: Clock)
         parts.append(Text(f"  {label}:", dim))
         table = Table.grid(padding=(0, 1), pad_edge=False)
         table.add_column(width=3)
-        table.add_column(no_wrap=True)
+        table.add_column(no_wrap=True, min_width=7)  # "■ BLOCK": both phases' messages line up
         table.add_column()  # wraps under itself, not under the severity
         for f in found:
             body = Text()
