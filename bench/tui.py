@@ -130,9 +130,9 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1000:.1f}"
 
 
-def row(name: str, values: list[float], *, n: str | None = None) -> str:
+def row(name: str, values: list[float]) -> str:
     cells = [percentile(values, 50), percentile(values, 90), percentile(values, 99), max(values)]
-    return f"{name:<28} {n or len(values):>7} " + " ".join(f"{ms(v):>8}" for v in cells)
+    return f"{name:<28} {len(values):>7} " + " ".join(f"{ms(v):>8}" for v in cells)
 
 
 def main() -> int:
