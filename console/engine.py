@@ -68,17 +68,29 @@ REFUSED = "connection refused"
 REFUSED_REPROBE = 0.05  # s: the first re-probe after a refused connection (then doubling)
 
 
+async def cancel_and_wait(tasks: Iterable[asyncio.Future[Any]]) -> None:
+    """Cancel the tasks and wait until they have ended, without raising their errors.
+
+    Unlike ``await task`` under ``suppress(BaseException)``, a cancellation of the *caller* while it waits
+    is not swallowed: it propagates, so a cancelled roll or console never keeps running here.
+    """
+    pending = [t for t in tasks if not t.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        await asyncio.wait(pending)
+    for task in tasks:
+        if task.done() and not task.cancelled():
+            task.exception()  # retrieved: never "exception was never retrieved"
+
+
 async def _together(*aws: Awaitable[Any]) -> list[Any]:
     """Await all at once; on the first exception cancel the rest and raise it. Results in argument order."""
     tasks = [asyncio.ensure_future(a) for a in aws]
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
     finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(BaseException):
-                await task
+        await cancel_and_wait(tasks)
     for task in tasks:
         if not task.cancelled() and task.exception() is not None:
             raise task.exception()  # type: ignore[misc]
@@ -679,12 +691,7 @@ class Engine:
         await self._stop_background()
 
     async def _stop_background(self) -> None:
-        tasks = [t for t in self._background if not t.done()]
-        for t in tasks:
-            t.cancel()
-        for t in tasks:
-            with contextlib.suppress(BaseException):
-                await t
+        await cancel_and_wait(list(self._background))
 
     def finish(self) -> RollFinished:
         if self._finished is not None and self._finished.state == self.state:
@@ -1170,11 +1177,10 @@ class Engine:
                     self._set_host(run, HostState.BOOTING, "back with a new boot id")
         finally:
             leftovers: list[asyncio.Future[Any]] = [*tcp, *([ssh] if ssh is not None else [])]
-            for task in leftovers:
-                task.cancel()
-            for task in leftovers:
-                with contextlib.suppress(BaseException):
-                    result = await task
+            await cancel_and_wait(leftovers)
+            for task in leftovers:  # a probe that won the race with its cancellation: close its session
+                if task.done() and not task.cancelled() and task.exception() is None:
+                    result = task.result()
                     if isinstance(result, tuple):
                         result[0].close()
         if winner is None:

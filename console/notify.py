@@ -393,9 +393,9 @@ class Notifier:
         left = list(self._pending)
         self._pending.clear()
         if worker is not None:
-            worker.cancel()
-            with contextlib.suppress(BaseException):
-                await worker
+            from .engine import cancel_and_wait
+
+            await cancel_and_wait([worker])
         for n in left:
             self._fail(n, 0, f"not confirmed within the drain timeout ({timeout:g}s) before exit")
         self._idle.set()
