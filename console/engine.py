@@ -56,6 +56,7 @@ from .ssh import (
     SSHError,
     SSHTarget,
 )
+from .tasks import cancel_and_wait
 from .windows import WindowVerdict, judge
 
 Subscriber = Callable[[Event], None]
@@ -66,25 +67,6 @@ _SLOT_STATES = COMMITTED | {HostState.DRAINING}
 
 REFUSED = "connection refused"
 REFUSED_REPROBE = 0.05  # s: the first re-probe after a refused connection (then doubling)
-
-
-async def cancel_and_wait(tasks: Iterable[asyncio.Future[Any]], *, limit: float = 5.0) -> None:
-    """Cancel the tasks and wait until they have ended, without raising their errors.
-
-    Unlike ``await task`` under ``suppress(BaseException)``, a cancellation of the *caller* while it waits
-    is not swallowed: it propagates, so a cancelled roll or console never keeps running here. A task that
-    does not end within ``limit`` seconds of its cancellation (a library that swallowed it) is left
-    behind, cancelled, rather than keeping the roll or the console from stopping.
-    """
-    tasks = list(tasks)
-    pending = [t for t in tasks if not t.done()]
-    for task in pending:
-        task.cancel()
-    if pending:
-        await asyncio.wait(pending, timeout=limit)
-    for task in tasks:
-        if task.done() and not task.cancelled():
-            task.exception()  # retrieved: never "exception was never retrieved"
 
 
 async def _together(*aws: Awaitable[Any]) -> list[Any]:
@@ -1313,12 +1295,7 @@ class Engine:
                 self._queue.insert(0, run.name)
                 return
             self._set_host(run, HostState.CHECKING, "retry")
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + max(self.policy.connect_timeout * 2, self.policy.poll_interval * 3)
-            if run.boot_id_after is None:
-                deadline = loop.time() + self.policy.reboot_timeout
-            await self._after_reboot(run, phase="retry")
-            _ = deadline
+            await self._after_reboot(run, phase="retry")  # its own deadline: reboot_timeout
         except HostProblem as problem:
             self._set_host(run, problem.state, problem.reason)
             if run.watch is None or run.watch.done():

@@ -795,8 +795,9 @@ def _merge_units(
             file_state = files.get(name)
             if file_state is None and unit.template:
                 file_state = files.get(unit.template)
-        merged[_s(name)] = UnitState(
-            _s(name),
+        key = _s(name)
+        merged[key] = UnitState(
+            key,
             _s(unit.load),
             _s(unit.active),
             _s(unit.sub),

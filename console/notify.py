@@ -43,6 +43,7 @@ from .events import (
     RollState,
     RollStateChanged,
 )
+from .tasks import cancel_and_wait
 
 log = logging.getLogger("slowroll.notify")
 
@@ -393,8 +394,6 @@ class Notifier:
         left = list(self._pending)
         self._pending.clear()
         if worker is not None:
-            from .engine import cancel_and_wait
-
             await cancel_and_wait([worker])
         for n in left:
             self._fail(n, 0, f"not confirmed within the drain timeout ({timeout:g}s) before exit")
