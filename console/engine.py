@@ -512,6 +512,9 @@ class Engine:
                 r.task = self._spawn(self._verify_inflight(r), f"verify {r.name}")
         try:
             await self._loop(stop_when_paused)
+        except asyncio.CancelledError:
+            await self._stop_background()  # the face is leaving: nobody is left to watch for
+            raise
         finally:
             if self.state.final or stop_when_paused:
                 await self._stop_background()
@@ -1234,11 +1237,17 @@ class Engine:
 
     async def _watch(self, run: HostRun) -> None:
         """Keep checking a problem host: once healthy again it stops holding its budget slot."""
+        me = asyncio.current_task()
         while run.state in PROBLEMS and not run.healthy_again:
             await asyncio.sleep(self.policy.recheck_interval)
             if run.state not in PROBLEMS:
                 return
-            if await self._is_healthy(run):
+            healthy = await self._is_healthy(run)
+            if me is not None and me.cancelling():
+                # Cancelled, but the CancelledError was lost inside a connection attempt (Python 3.11's
+                # wait_for / timeout race with a firing timeout): stop anyway, never loop on.
+                raise asyncio.CancelledError
+            if healthy:
                 run.healthy_again = True
                 self.log(f"{run.name} is healthy again: its budget slot is released", run.name)
                 self._emit(
