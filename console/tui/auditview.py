@@ -12,7 +12,6 @@ has gathered since (before and after each reboot). It is one line-API widget, ho
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import textwrap
 import time
 from collections.abc import Callable, Iterable
@@ -38,7 +37,7 @@ from ..durations import format_duration
 from ..engine import Engine, HostRun
 from ..events import Event, FindingsReported, HostStateChanged, LogLine, RollState
 from .keybar import KeyBar
-from .marks import SEVERITY_GLYPH, SEVERITY_WORD, severity_style, tile_mark, worst
+from .marks import SEVERITY_GLYPH, severity_label, severity_style, tile_mark, worst
 from .screens import HostDetail
 from .status import progress_bar
 from .themes import ConsoleTheme
@@ -189,8 +188,13 @@ class AuditRunner:
             f"The roll starts when the drift audit has finished ({done} of {total} hosts so far).",
             timeout=6,
         )
-        with contextlib.suppress(Exception, asyncio.CancelledError):
+        try:
             await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if not task.cancelled():
+                raise  # the roll itself was cancelled while it waited: it must not start after all
+        except Exception:
+            pass  # an audit that failed does not hold the roll back
 
     def close(self) -> None:
         if self.task is not None and not self.task.done():
@@ -335,7 +339,7 @@ def finding_lines(name: str, width: int, findings: list[Finding], room: int) -> 
     out: list[HostLine] = []
     column = width + 2 + 7 + 2 + KIND_WIDTH + 2
     for i, f in enumerate(findings):
-        label = f"{SEVERITY_GLYPH[f.severity]} {SEVERITY_WORD[f.severity]}"
+        label = severity_label(f.severity)
         head = name if i == 0 else ""
         after = "after: " if f.phase == "after" else ""
         first: list[tuple[str, str]] = [
