@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .drift import DriftPolicy, Finding, Severity, preflight
+from .drift import DriftPolicy, Finding, Severity, preflight, severity_label
 from .facts import Facts, gather_facts
 from .inventory import Host, Inventory
 from .ssh import Connector, SSHError, SSHTarget
@@ -153,7 +153,6 @@ def format_audit(audit: FleetAudit, *, show_ok: bool = False) -> str:
     from .durations import format_duration
 
     lines: list[str] = []
-    glyph = {Severity.BLOCK: "■ BLOCK", Severity.WARN: "▲ warn ", Severity.IGNORE: "· ignore"}
     width = max((len(n) for n in audit.hosts), default=4)
     clean = 0
     for name, a in audit.hosts.items():
@@ -167,7 +166,7 @@ def format_audit(audit: FleetAudit, *, show_ok: bool = False) -> str:
             continue
         for i, f in enumerate(a.findings):
             head = name if i == 0 else ""
-            lines.append(f"{head:<{width}}  {glyph.get(f.severity, f.severity)}  {f.kind:<20} {f.message}")
+            lines.append(f"{head:<{width}}  {severity_label(f.severity):<7}  {f.kind:<20} {f.message}")
             if f.evidence and f.kind != "uptime-debt":  # its message already says it all
                 for ev in f.evidence.strip().splitlines()[:3]:
                     lines.append(f"{'':<{width}}  {'':<8} {'':<20} │ {ev}")

@@ -48,6 +48,21 @@ class Severity(StrEnum):
     IGNORE = "ignore"  # not reported
 
 
+# How a severity is shown to people, never by colour alone: the console and `slowroll audit` alike.
+SEVERITY_GLYPH: dict[Severity, str] = {Severity.BLOCK: "■", Severity.WARN: "▲", Severity.IGNORE: "·"}
+SEVERITY_WORD: dict[Severity, str] = {
+    Severity.BLOCK: "BLOCK",
+    Severity.WARN: "warn",
+    Severity.IGNORE: "ignore",
+}
+
+
+def severity_label(severity: Severity | str) -> str:
+    """``■ BLOCK``, ``▲ warn``: glyph and word."""
+    sev = Severity(severity)
+    return f"{SEVERITY_GLYPH[sev]} {SEVERITY_WORD[sev]}"
+
+
 KINDS_BEFORE: tuple[str, ...] = (
     "running-not-enabled",
     "not-in-boot-tree",

@@ -10,15 +10,11 @@ from collections.abc import Iterable
 
 from rich.style import Style
 
-from ..drift import Finding, Severity
+from ..drift import SEVERITY_GLYPH, SEVERITY_WORD, Finding, Severity, severity_label
 from .themes import ConsoleTheme
 
-SEVERITY_GLYPH: dict[Severity, str] = {Severity.BLOCK: "■", Severity.WARN: "▲", Severity.IGNORE: "·"}
-SEVERITY_WORD: dict[Severity, str] = {
-    Severity.BLOCK: "BLOCK",
-    Severity.WARN: "warn",
-    Severity.IGNORE: "ignore",
-}
+__all__ = ["SEVERITY_GLYPH", "SEVERITY_WORD", "severity_label", "severity_style", "tile_mark", "worst"]
+
 # Dense tiles are two columns: the mark takes the lead column, drawn smaller so that it is not read as
 # a tile of its own (``■`` is also the glyph of a blocked host).
 DENSE_GLYPH: dict[Severity, str] = {Severity.BLOCK: "▪", Severity.WARN: "▴"}
@@ -26,12 +22,6 @@ DENSE_GLYPH: dict[Severity, str] = {Severity.BLOCK: "▪", Severity.WARN: "▴"}
 # Reasons to reboot rather than drift: shown in the audit view and the host detail, but a tile is not
 # marked for them (in a fleet due for its reboots they would mark half the tiles and hide the drift).
 UNMARKED_WARNINGS = frozenset({"uptime-debt"})
-
-
-def severity_label(severity: Severity | str) -> str:
-    """``■ BLOCK``, ``▲ warn``: glyph and word."""
-    sev = Severity(severity)
-    return f"{SEVERITY_GLYPH[sev]} {SEVERITY_WORD[sev]}"
 
 
 def severity_style(severity: Severity | str, theme: ConsoleTheme) -> Style:
@@ -57,10 +47,4 @@ def worst(findings: Iterable[Finding]) -> Severity | None:
 def tile_mark(findings: Iterable[Finding]) -> Severity | None:
     """The mark a host's tile carries: its most severe finding, before or after the reboot; an uptime-debt
     warning alone does not mark it (a blocking one does)."""
-    out: Severity | None = None
-    for f in findings:
-        if f.severity is Severity.BLOCK:
-            return Severity.BLOCK
-        if f.severity is Severity.WARN and f.kind not in UNMARKED_WARNINGS:
-            out = Severity.WARN
-    return out
+    return worst(f for f in findings if f.severity is Severity.BLOCK or f.kind not in UNMARKED_WARNINGS)
