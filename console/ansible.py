@@ -730,17 +730,13 @@ class _Builder:
 # Loading
 
 
-def _read_text(path: str) -> str:
-    return native.read_inventory_text(path)
-
-
 def _without_ansible_tags(text: str) -> str:
     """``!vault`` and ``!unsafe`` blanked out (same length: lines and columns stay where they were)."""
     return _ANSIBLE_TAGS.sub(lambda m: " " * len(m.group(0)), text)
 
 
 def _read_side(path: str) -> tuple[str, dict[str, Any], dict[Path_, int], str]:
-    text = _read_text(path)
+    text = native.read_inventory_text(path)
     value, lines = read_yaml(text, path)
     if value is None:
         value = {}
@@ -826,7 +822,7 @@ def load_ansible_inventory(path: str | os.PathLike[str], *, policy_path: str | N
     Raises ``InventoryError`` (exit 2) naming file, line and key on any mistake, in either file.
     """
     shown = str(path)
-    text = _read_text(shown)
+    text = native.read_inventory_text(shown)
     if Path(shown).suffix.lower() == ".ini":
         raise InventoryError(shown, None, "", INI_MESSAGE)
     return parse_ansible_inventory(text, shown, policy_path=policy_path)

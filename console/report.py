@@ -103,14 +103,10 @@ def _bounds(rows: Sequence[TimelineRow], start: float | None, end: float | None)
     return t0, t1
 
 
-def _name_width(rows: Sequence[TimelineRow], width: int) -> int:
+def timeline_name_width(rows: Sequence[TimelineRow], width: int) -> int:
+    """The name column ``timeline_rows`` chooses for ``rows`` at ``width`` (from the longest name)."""
     longest = max((len(name) for name, _ in rows), default=4)
     return max(4, min(longest, max(8, width // 4)))
-
-
-def timeline_name_width(rows: Sequence[TimelineRow], width: int) -> int:
-    """The name column ``timeline_rows`` would choose for ``rows`` at ``width``."""
-    return _name_width(rows, width)
 
 
 def _bar_cells(width: int, name_width: int) -> int:
@@ -135,7 +131,7 @@ def timeline_rows(
     rows at a time — the ones on screen — and still line them up with the others.
     """
     t0, t1 = _bounds(rows, start, end)
-    name_w = name_width or _name_width(rows, width)
+    name_w = name_width or timeline_name_width(rows, width)
     cells = _bar_cells(width, name_w)
     scale = cells / (t1 - t0)
 
@@ -170,7 +166,7 @@ def timeline_axis(
 ) -> str:
     """The time scale under ``timeline_rows`` (same arguments): elapsed time at a few ticks."""
     t0, t1 = _bounds(rows, start, end)
-    name_w = name_width or _name_width(rows, width)
+    name_w = name_width or timeline_name_width(rows, width)
     cells = _bar_cells(width, name_w)
     line = [" "] * (name_w + 2 + cells + 1)
     ticks = 4 if cells >= 40 else 2 if cells >= 20 else 1
