@@ -6,6 +6,7 @@ import json
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -87,26 +88,40 @@ def test_headless_never_imports_textual() -> None:
     assert proc.returncode == 0, proc.stderr
 
 
-def test_sigint_pauses_lets_in_flight_finish_and_exits_130() -> None:
+def _interrupt_demo(
+    args: list[str], when: Callable[[dict], bool], *, wait: float
+) -> tuple[subprocess.Popen[str], list[dict], bool]:
+    """A headless JSON demo with ``args``; SIGINT at the first event ``when`` accepts. Returns the process
+    (exited), every event, and whether the signal was sent."""
     proc = subprocess.Popen(
-        [*SLOWROLL, "demo", "--headless", "--json", "--fleet", "6", "--speed", "20"],
+        [*SLOWROLL, "demo", "--headless", "--json", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         cwd=ROOT,
     )
     assert proc.stdout is not None
-    lines = []
+    lines: list[dict] = []
+    signalled = False
     for line in proc.stdout:
         lines.append(json.loads(line))
-        ev = lines[-1]
-        if ev["event"] == "host-state" and ev["new"] == "rebooting" and ev["host"] != "web-01":
+        if when(lines[-1]):
             proc.send_signal(signal.SIGINT)
+            signalled = True
             break
     rest = proc.stdout.read()
-    proc.wait(60)
+    proc.wait(wait)
     lines += [json.loads(line) for line in rest.splitlines() if line.strip()]
-    assert proc.returncode == 130, proc.stderr.read()
+    return proc, lines, signalled
+
+
+def test_sigint_pauses_lets_in_flight_finish_and_exits_130() -> None:
+    proc, lines, _ = _interrupt_demo(
+        ["--fleet", "6", "--speed", "20"],
+        lambda ev: ev["event"] == "host-state" and ev["new"] == "rebooting" and ev["host"] != "web-01",
+        wait=60,
+    )
+    assert proc.returncode == 130, proc.stderr.read() if proc.stderr else ""
     s = lines[-1]
     assert s["state"] == "paused" and not s["automatic"]
     assert "SIGINT" in s["reason"]
@@ -121,31 +136,16 @@ def test_first_sigint_during_an_automatic_pause_does_not_abort() -> None:
     # reboot_timeout): the roll is PAUSING by itself when the operator presses Ctrl-C. That must not
     # abort (only a second Ctrl-C does).
     faults = ["--fault", "check-fails@web-03", "--fault", "never-returns@web-04"]
-    proc = subprocess.Popen(
-        [*SLOWROLL, "demo", "--headless", "--json", "--speed", "50", *faults],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
+    proc, lines, signalled = _interrupt_demo(
+        ["--speed", "50", *faults],
+        lambda ev: ev["event"] == "roll-state" and ev["new"] == "pausing" and ev["automatic"],
+        wait=90,
     )
-    assert proc.stdout is not None
-    lines = []
-    signalled = False
-    for line in proc.stdout:
-        lines.append(json.loads(line))
-        ev = lines[-1]
-        if ev["event"] == "roll-state" and ev["new"] == "pausing" and ev["automatic"]:
-            proc.send_signal(signal.SIGINT)
-            signalled = True
-            break
-    rest = proc.stdout.read()
-    proc.wait(90)
-    lines += [json.loads(line) for line in rest.splitlines() if line.strip()]
     assert signalled, "the roll never paused by itself while hosts were in flight"
     s = lines[-1]
     assert s["event"] == "roll-finished"
     assert s["state"] == "paused", s
-    assert proc.returncode == 130, proc.stderr.read()
+    assert proc.returncode == 130, proc.stderr.read() if proc.stderr else ""
     assert "web-03" in s["failed"]
     assert not any(e["event"] == "roll-state" and e["new"] == "aborting" for e in lines)
 
