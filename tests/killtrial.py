@@ -65,12 +65,26 @@ class TrialResult:
 
 
 class SimProcess:
-    def __init__(self, workdir: Path, seed: int) -> None:
+    """``slowroll sim`` in its own process (ready once it prints ``serving``); ``stop()`` ends it."""
+
+    def __init__(
+        self, workdir: Path, seed: int, *, inventory: str = INVENTORY, boot_time: float = 0.3
+    ) -> None:
         self.dir = workdir / "fleet"
         inv = workdir / "killtest.yaml"
-        inv.write_text(INVENTORY)
+        inv.write_text(inventory)
         self.proc = subprocess.Popen(
-            [*SLOWROLL, "sim", str(inv), "--out", str(self.dir), "--seed", str(seed), "--boot-time", "0.3"],
+            [
+                *SLOWROLL,
+                "sim",
+                str(inv),
+                "--out",
+                str(self.dir),
+                "--seed",
+                str(seed),
+                "--boot-time",
+                str(boot_time),
+            ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

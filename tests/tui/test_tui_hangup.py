@@ -26,6 +26,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.killtrial import SimProcess
+
 ROOT = Path(__file__).resolve().parents[2]
 SLOWROLL = [sys.executable, "-m", "console.cli"]
 EXIT_OPERATOR = 130
@@ -211,28 +213,11 @@ def console_env(tmp_path: Path) -> dict[str, str]:
 @contextmanager
 def sim_fleet(tmp_path: Path) -> Iterator[Path]:
     """``slowroll sim`` in its own process: a fleet ``slowroll run`` treats as real (journal, lock)."""
-    inv = tmp_path / "hangup.yaml"
-    inv.write_text(FLEET)
-    out = tmp_path / "fleet"
-    sim = subprocess.Popen(
-        [*SLOWROLL, "sim", str(inv), "--out", str(out), "--seed", "7", "--boot-time", "0.5"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
+    sim = SimProcess(tmp_path, seed=7, inventory=FLEET, boot_time=0.5)
     try:
-        assert sim.stdout is not None
-        line = sim.stdout.readline()
-        assert "serving" in line, sim.stderr.read() if sim.poll() is not None else line
-        yield out
+        yield sim.dir
     finally:
-        sim.send_signal(signal.SIGTERM)
-        try:
-            sim.wait(20)
-        except subprocess.TimeoutExpired:
-            sim.kill()
-            sim.wait()
+        sim.stop()
 
 
 def start_roll(console: PtyConsole) -> None:
