@@ -78,10 +78,12 @@ async def console(
     faults: dict[str, set[str]] | None = None,
     size: tuple[int, int] = SIZE,
     boot_time: float = 0.15,
+    budgets: dict[str, object] | None = BUDGETS,
+    audit_on_open: bool = False,
 ) -> AsyncIterator[Console]:
-    text = fleet_yaml(groups or GROUPS, budgets=BUDGETS, policy=policy)
+    text = fleet_yaml(groups or GROUPS, budgets=budgets, policy=policy)
     async with sim_roll(tmp_path, text, faults=faults, boot_time=boot_time) as roll:
-        app = SlowrollApp(roll.engine, simulated=True, speed=1.0)
+        app = SlowrollApp(roll.engine, simulated=True, speed=1.0, audit_on_open=audit_on_open)
         try:
             async with app.run_test(size=size) as pilot:
                 yield Console(roll, app, pilot)

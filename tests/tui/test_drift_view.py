@@ -4,9 +4,9 @@ the host detail. Pilot tests over a real simulated fleet (SSH on 127.0.0.1) with
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
+from typing import Any
 
 from textual.widgets import Static
 
@@ -16,33 +16,21 @@ from console.facts import Facts, UnitState
 from console.tui.app import SlowrollApp
 from console.tui.auditview import AuditList, AuditScreen, build_lines, classify, summarize
 from console.tui.screens import Confirm, HostDetail, facts_diff
-from tests.simlab import fleet_yaml, sim_roll
+from tests.tui import scenes
 from tests.tui.scenes import Console, frozen_clock, plain, staged_engine
 
-GROUPS = {"web": ["w1", "w2", "w3", "w4"], "db": ["d1", "d2"]}
 UNIT = "legacy-agent.service"  # what the simulator's hand-started-unit fault starts by hand
 
 
-@asynccontextmanager
-async def console(
+def console(
     tmp_path: Path,
     *,
-    groups: dict[str, list[str]] | None = None,
-    faults: dict[str, set[str]] | None = None,
     policy: str = "batch: 1\nbake: 0.1s",
-    audit_on_open: bool = False,
     size: tuple[int, int] = (140, 40),
-) -> AsyncIterator[Console]:
-    text = fleet_yaml(groups or GROUPS, policy=policy)
-    async with sim_roll(tmp_path, text, faults=faults, boot_time=0.15) as roll:
-        app = SlowrollApp(roll.engine, simulated=True, speed=1.0, audit_on_open=audit_on_open)
-        try:
-            async with app.run_test(size=size) as pilot:
-                yield Console(roll, app, pilot)
-        finally:
-            if app.roll_task is not None and not app.roll_task.done():
-                app.forced = True
-            await asyncio.wait_for(app.settle_roll(), 20)
+    **kw: Any,
+) -> AbstractAsyncContextManager[Console]:
+    """scenes.console, one host a slice, groups without budgets of their own, and a wider screen."""
+    return scenes.console(tmp_path, policy=policy, size=size, budgets=None, **kw)
 
 
 def list_text(app: SlowrollApp) -> str:
