@@ -138,6 +138,15 @@ def staged_engine(tmp_path: Path, hosts: int = 24) -> Engine:
     return Engine(inv, connector, clock=lambda: T0, operator="oncall@console")
 
 
+def big_app(tmp_path: Path, hosts: int = 2000) -> SlowrollApp:
+    """A headless app over a staged running roll of ``hosts`` hosts (no SSH, not driven)."""
+    engine = staged_engine(tmp_path, hosts=hosts)
+    engine.state = RollState.RUNNING
+    engine.started_at = T0
+    env = {"XDG_CONFIG_HOME": str(tmp_path / "config")}
+    return SlowrollApp(engine, clock=frozen_clock(), env=env, theme="dark", drive=False)
+
+
 def _facts(boot: str, uptime: float, kernel: str) -> Facts:
     return Facts(
         boot_id=boot,

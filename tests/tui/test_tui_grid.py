@@ -5,19 +5,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from console.events import HostState, HostStateChanged, RollState
-from console.tui.app import SlowrollApp
+from console.events import HostState, HostStateChanged
 from console.tui.grid import FleetGrid
 from console.tui.logpane import MAX_LINES
-from tests.tui.scenes import T0, frozen_clock, staged_engine
-
-
-def big_app(tmp_path: Path, hosts: int = 2000) -> SlowrollApp:
-    engine = staged_engine(tmp_path, hosts=hosts)
-    engine.state = RollState.RUNNING
-    engine.started_at = T0
-    env = {"XDG_CONFIG_HOME": str(tmp_path / "config")}
-    return SlowrollApp(engine, clock=frozen_clock(), env=env, theme="dark", drive=False)
+from tests.tui.scenes import T0, big_app
 
 
 async def test_two_thousand_hosts_are_one_widget_drawn_densely(tmp_path: Path) -> None:

@@ -6,19 +6,10 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from console.events import FindingsReported, HostState, HostStateChanged, RollState
-from console.tui.app import SlowrollApp
+from console.events import FindingsReported, HostState, HostStateChanged
 from console.tui.grid import TILES_PER_TICK
 from console.tui.vocab import HOST_GLYPHS
-from tests.tui.scenes import T0, frozen_clock, stage_detail_host, staged_engine
-
-
-def big_app(tmp_path: Path, hosts: int) -> SlowrollApp:
-    engine = staged_engine(tmp_path, hosts=hosts)
-    engine.state = RollState.RUNNING
-    engine.started_at = T0
-    env = {"XDG_CONFIG_HOME": str(tmp_path / "config")}
-    return SlowrollApp(engine, clock=frozen_clock(), env=env, theme="dark", drive=False)
+from tests.tui.scenes import T0, big_app, stage_detail_host
 
 
 async def test_every_visible_row_changing_is_drawn_over_a_few_ticks(tmp_path: Path) -> None:
