@@ -14,6 +14,7 @@ from pathlib import Path
 import asyncssh
 import pytest
 
+from tests.reallab.capture import LEGACY_AGENT
 from tests.reallab.lab import (
     REGISTRY_DIR,
     Lab,
@@ -28,16 +29,7 @@ pytestmark = pytest.mark.realhost
 
 REPO = Path(__file__).resolve().parents[2]
 
-HAND_UNIT = """\
-[Unit]
-Description=legacy agent, started by hand
-
-[Service]
-ExecStart=/bin/sleep infinity
-
-[Install]
-WantedBy=multi-user.target
-"""
+HAND_UNIT = LEGACY_AGENT  # started by hand, has an [Install] section, not enabled
 
 ENABLED_UNIT = """\
 [Unit]

@@ -35,6 +35,7 @@ from tests.real.helpers import (
     start_roll,
     write_inventory,
 )
+from tests.reallab.capture import APP_NEEDS_BROKEN, LEGACY_AGENT
 from tests.reallab.lab import GoldenImage, Lab, LabHost
 
 pytestmark = pytest.mark.realhost
@@ -54,14 +55,7 @@ CHECKS = [
 ]
 
 # Started by hand, never enabled. With an [Install] section the unit is "disabled"; without, "static".
-HAND_DISABLED = """\
-[Unit]
-Description=legacy agent, started by hand
-[Service]
-ExecStart=/bin/sleep infinity
-[Install]
-WantedBy=multi-user.target
-"""
+HAND_DISABLED = LEGACY_AGENT
 HAND_STATIC = """\
 [Unit]
 Description=static helper, started by hand
@@ -77,16 +71,7 @@ RemainAfterExit=yes
 ExecStart=/bin/true
 """
 DEP_FAILS = DEP_WORKS.replace("works today", "that fails at the next boot").replace("/bin/true", "/bin/false")
-APP = """\
-[Unit]
-Description=app that needs broken-dep
-Requires=broken-dep.service
-After=broken-dep.service
-[Service]
-ExecStart=/bin/sleep infinity
-[Install]
-WantedBy=multi-user.target
-"""
+APP = APP_NEEDS_BROKEN  # Requires= and After= broken-dep.service, enabled
 
 # Measured on the way (printed when the module's lab is torn down; run with -s to see them).
 MEASURED: dict[str, list[float]] = {}
