@@ -63,6 +63,7 @@ Subscriber = Callable[[Event], None]
 
 # Hosts whose cycle has started (pre-check passed) and is not over, plus problem hosts, are unavailable.
 _SLOT_STATES = COMMITTED | {HostState.DRAINING}
+_MAY_HOLD_SLOT = _SLOT_STATES | PROBLEMS  # HostRun.holds_slot is False in every other state
 
 
 REFUSED = "connection refused"
@@ -347,7 +348,8 @@ class Engine:
         return [r for r in self.hosts.values() if r.in_flight and not r.skipped]
 
     def unavailable(self) -> list[str]:
-        return [r.name for r in self.hosts.values() if r.holds_slot]
+        # the state test first: on a big fleet most hosts are pending or done, and never hold a slot
+        return [r.name for r in self.hosts.values() if r.state in _MAY_HOLD_SLOT and r.holds_slot]
 
     def budget_usage(self) -> list[tuple[str, int, int]]:
         """(budget name, in use, limit) for every group, and the fleet when it has a limit."""

@@ -14,7 +14,7 @@ from rich.style import Style
 from rich.text import Text
 
 from ..engine import Engine, HostRun
-from ..events import IN_FLIGHT, PROBLEMS, HostState, RollState
+from ..events import IN_FLIGHT, HostState, RollState
 from .maintenance import window_status
 from .themes import ConsoleTheme
 from .vocab import HOST_GLYPHS, HOST_ORDER, ROLL_GLYPHS, Clock, clock_duration, ellipsize, short_duration
@@ -70,20 +70,16 @@ class Tally:
 
     Each of them used to walk the fleet on its own (done count, budgets, hosts in flight, counts by
     state): five passes, 15 ms of every status refresh with 10,000 hosts changing state at random; this
-    takes 7. Only hosts in a state that can hold a budget slot are asked whether they do, and the hosts in
-    flight are listed only when asked for (the banner names them only while pausing or aborting).
+    takes 7. The budgets are the engine's own count (which asks only hosts in a state that can hold a
+    slot); the hosts in flight are listed only when asked for (the banner names them only while pausing
+    or aborting).
     """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         runs = engine.hosts.values()
         self.counts: dict[HostState, int] = Counter(map(_STATE, runs))
-        unavailable = [r.name for r in runs if r.state in _MAY_HOLD_SLOT and r.holds_slot]
-        budgets = engine.budgets
-        by_group, fleet = budgets.usage(unavailable)
-        self.budgets = [(g, len(by_group.get(g, ())), limit) for g, limit in budgets.per_group.items()]
-        if budgets.fleet is not None:
-            self.budgets.append(("fleet", len(fleet), budgets.fleet))  # as Engine.budget_usage
+        self.budgets = engine.budget_usage()
         self._flying: list[HostRun] | None = None
 
     @property
@@ -100,7 +96,6 @@ class Tally:
 
 
 _STATE = attrgetter("state")
-_MAY_HOLD_SLOT = IN_FLIGHT | PROBLEMS  # HostRun.holds_slot is False in every other state
 
 
 def header_lines(
