@@ -32,10 +32,10 @@ from _common import (
     settle,
 )
 
-from console.engine import Engine
-from console.events import Event, HostState, HostStateChanged
-from console.inventory import load_inventory
-from console.ssh import Connector, SSHOptions
+from console.engine.facade import Engine
+from console.load.native import load_inventory
+from console.model.events import Event, HostState, HostStateChanged
+from console.remote.ssh import Connector, SSHOptions
 
 TARGET_P99 = 1.0
 

@@ -37,11 +37,12 @@ from typing import Any
 
 from _common import SimServer, add_quiet_option, fleet_inventory, percentile, result, settle
 
-from console.engine import Engine
-from console.events import Event, HostState, HostStateChanged, SliceFinished, SliceStarted
-from console.inventory import Inventory, load_inventory
+from console.engine.facade import Engine
+from console.load.native import load_inventory
+from console.model.events import Event, HostState, HostStateChanged, SliceFinished, SliceStarted
+from console.model.inventory import Inventory
+from console.remote.ssh import Connector, HostSession, SSHOptions
 from console.sim.fleet import SimFleet
-from console.ssh import Connector, HostSession, SSHOptions
 
 TARGET_SLICE = 0.5  # seconds of overhead per slice
 TARGET_DETECT_P99 = 1.0

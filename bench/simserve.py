@@ -19,7 +19,8 @@ import os
 import signal
 from pathlib import Path
 
-from console.inventory import Inventory, load_inventory
+from console.load.native import load_inventory
+from console.model.inventory import Inventory
 from console.sim import fleet as sim_fleet
 from console.sim.fleet import SimFleet
 from console.sim.twin import twin_yaml

@@ -11,8 +11,8 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-from .engine import Engine, EngineError
-from .events import (
+from console.engine.facade import Engine, EngineError
+from console.model.events import (
     BudgetHeld,
     CheckRan,
     Event,
@@ -66,8 +66,7 @@ def format_event(event: Event) -> str | None:
             return f"{t}  {who:<16} check {check} ({phase}): {verdict}{tries}{tail}"
         case FindingsReported(host=host, phase=phase, findings=findings):
             lines = [
-                f"{t}  {host:<16} finding ({phase}) [{f['severity']}] {f['kind']}: {f['message']}"
-                for f in findings
+                f"{t}  {host:<16} finding ({phase}) [{f.severity}] {f.kind}: {f.message}" for f in findings
             ]
             return "\n".join(lines)
         case BudgetHeld(budget=budget, limit=limit, holders=holders):

@@ -33,8 +33,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import __version__
-from .events import (
+from console import __version__
+from console.model.aio import cancel_and_wait
+from console.model.events import (
     PROBLEMS,
     Event,
     HostStateChanged,
@@ -43,11 +44,10 @@ from .events import (
     RollState,
     RollStateChanged,
 )
-from .tasks import cancel_and_wait
+from console.model.inventory import NOTIFY_EVENTS
 
 log = logging.getLogger("slowroll.notify")
 
-NOTIFY_EVENTS = ("pause", "failure", "window-wait", "complete")  # what ``events`` may name
 MAX_PENDING = 200  # beyond this, the oldest waiting notification is dropped (and recorded as a failure)
 _PAUSED = (RollState.PAUSING, RollState.PAUSED)
 

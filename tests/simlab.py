@@ -12,11 +12,12 @@ from pathlib import Path
 
 import yaml
 
-from console.engine import Engine
-from console.events import Event, HostState, HostStateChanged
-from console.inventory import Inventory, load_inventory
+from console.engine.facade import Engine
+from console.load.native import load_inventory
+from console.model.events import Event, HostState, HostStateChanged
+from console.model.inventory import Inventory
+from console.remote.ssh import Connector, SSHOptions
 from console.sim.fleet import SimFleet
-from console.ssh import Connector, SSHOptions
 
 FAST_POLICY = """\
 policy:

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from console.ansible import INI_MESSAGE, is_ansible_inventory, load_ansible_inventory, unread_vars_dirs
-from console.errors import InventoryError
-from console.events import HostState, RollState
-from console.inventory import load_inventory
-from console.policy import Amount
+from console.load.ansible import INI_MESSAGE, is_ansible_inventory, load_ansible_inventory, unread_vars_dirs
+from console.load.native import load_inventory
+from console.model.errors import InventoryError
+from console.model.events import HostState, RollState
+from console.model.policy import Amount
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "sample_inventories"
@@ -503,9 +503,9 @@ def test_the_native_loader_still_refuses_the_ansible_file() -> None:
 
 
 async def test_an_ansible_inventory_drives_a_real_simulated_roll(tmp_path: Path) -> None:
-    from console.engine import Engine
+    from console.engine.facade import Engine
+    from console.remote.ssh import Connector, SSHOptions
     from console.sim.fleet import SimFleet
-    from console.ssh import Connector, SSHOptions
 
     path = write(
         tmp_path,

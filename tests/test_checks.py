@@ -18,10 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from console.checks import CheckSpec, run_host_check, run_local_check
-from console.errors import InventoryError
-from console.inventory import Host, parse_inventory
-from console.ssh import Connector, SSHOptions, SSHTarget
+from console.load.native import parse_inventory
+from console.model.errors import InventoryError
+from console.model.host import Host
+from console.model.specs import CheckSpec
+from console.remote.checks import run_host_check, run_local_check
+from console.remote.ssh import Connector, SSHOptions, SSHTarget
 from tests.simlab import fleet_yaml, sim_roll
 
 REQUIRE = os.environ.get("SLOWROLL_REQUIRE_REALHOST") == "1"

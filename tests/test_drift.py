@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_facts import EXTRA, FIXTURES, SCRIPT_OUT, fixture_text, fixture_text_with_tree
 
-from console.drift import (
+from console.drift.findings import evidence_units, preflight, regressions
+from console.model.findings import (
     ALL_KINDS,
     DEFAULT_SEVERITIES,
     KINDS_AFTER,
@@ -18,11 +19,8 @@ from console.drift import (
     DriftPolicy,
     Finding,
     Severity,
-    evidence_units,
-    preflight,
-    regressions,
 )
-from console.facts import Facts, UnitState, parse_evidence, parse_facts
+from console.remote.facts import Facts, UnitState, parse_evidence, parse_facts
 
 DEFAULT = DriftPolicy.default()
 EVIDENCE_UNITS = [

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from console.events import FindingsReported, HostState, RollState
+from console.model.events import FindingsReported, HostState, RollState
 from tests.simlab import fleet_yaml, sim_roll
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,7 +75,7 @@ async def test_roll_pauses_naming_the_regression(tmp_path: Path, fault: str, kin
         assert kind in {f.kind for f in after}
         assert roll.reboots("w3") == 0
         events = [e for e in roll.events if isinstance(e, FindingsReported) and e.phase == "after"]
-        assert any(f["kind"] == kind for e in events for f in e.findings)
+        assert any(f.kind == kind for e in events for f in e.findings)
         if fault == "early-unit":
             finding = next(f for f in after if f.kind == "enabled-not-active")
             assert "Dependency failed" in finding.evidence

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from console.engine import EngineError
-from console.events import HostState, RollState, RollStateChanged
-from console.policy import plan
+from console.engine.facade import EngineError
+from console.model.budgets import plan
+from console.model.events import HostState, RollState, RollStateChanged
 from tests.simlab import fleet_yaml, host_entered, sim_roll
 
 GROUPS = {"web": ["w1", "w2", "w3", "w4"], "db": ["d1", "d2"]}

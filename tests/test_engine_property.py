@@ -13,8 +13,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from console.engine import EngineError
-from console.events import Event, HostStateChanged, RollState
+from console.engine.facade import EngineError
+from console.model.events import Event, HostStateChanged, RollState
 from tests.simlab import sim_roll
 
 EXAMPLES = int(os.environ.get("SLOWROLL_PROPERTY_EXAMPLES", "10"))

@@ -13,12 +13,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from console.facts import (
+from console.remote.facts import (
     FACTS_COMMAND,
     FACTS_SCRIPT,
     SECTION_NAMES,
     TAINT_LIVEPATCH,
-    CommandResult,
     Facts,
     UnitState,
     evidence_command,
@@ -29,6 +28,7 @@ from console.facts import (
     parse_facts,
     parse_show,
 )
+from console.remote.result import CommandResult
 
 FIXTURES = Path(__file__).parent / "fixtures" / "systemd-252"
 SCRIPT_OUT = FIXTURES / "facts-script"

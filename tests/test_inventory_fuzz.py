@@ -30,10 +30,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from console.cli import main as cli_main
-from console.drift import ALL_KINDS
-from console.errors import InventoryError
-from console.inventory import (
+from console.cli.main import main as cli_main
+from console.load.native import (
     CHECK_KEYS,
     GROUP_KEYS,
     HOST_KEYS,
@@ -41,9 +39,11 @@ from console.inventory import (
     SERVICE_CHECK_KEYS,
     SSH_KEYS,
     TOP_KEYS,
-    Inventory,
     load_inventory,
 )
+from console.model.errors import InventoryError
+from console.model.findings import ALL_KINDS
+from console.model.inventory import Inventory
 
 ROOT = Path(__file__).resolve().parents[1]
 SLOWROLL = [sys.executable, "-m", "console.cli"]

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from console.events import (
+from console.model.events import (
     CheckRan,
     HostState,
     HostStateChanged,

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from console.events import CheckRan, HostState, RollState, SliceFinished, SliceStarted, WindowWait
-from console.hooks import remote_command
-from console.windows import MaintenanceWindow, judge, parse_time
+from console.model.events import CheckRan, HostState, RollState, SliceFinished, SliceStarted, WindowWait
+from console.model.windows import MaintenanceWindow, judge, parse_time
+from console.remote.hooks import remote_command
 from tests.simlab import fleet_yaml, host_entered, sim_roll
 
 GROUPS = {"web": ["w1", "w2", "w3"]}

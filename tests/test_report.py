@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from console.engine import Engine
-from console.events import Event, HostState, HostStateChanged, RollState
-from console.inventory import load_inventory
-from console.journal import Journal, whoami
-from console.report import (
+from console.engine.facade import Engine
+from console.journal.store import Journal, whoami
+from console.load.native import load_inventory
+from console.model.events import Event, HostState, HostStateChanged, RollState
+from console.report.build import (
     GLYPHS,
     TIMELINE_LEGEND,
     Report,

@@ -10,12 +10,12 @@ import uuid
 import pytest
 from test_facts import EXTRA, FIXTURES, SCRIPT_OUT
 
-from console.drift import DriftPolicy, Finding, evidence_units, preflight, regressions
-from console.facts import (
+from console.drift.findings import evidence_units, preflight, regressions
+from console.model.findings import DriftPolicy, Finding
+from console.remote.facts import (
     FACTS_COMMAND,
     FACTS_SCRIPT,
     SECTION_NAMES,
-    CommandResult,
     Facts,
     evidence_command,
     gather_evidence,
@@ -24,6 +24,7 @@ from console.facts import (
     parse_facts,
     parse_show,
 )
+from console.remote.result import CommandResult
 from console.sim.system import DRIFT_FAULTS, ExecResult, SimSystem
 
 DEFAULT = DriftPolicy.default()

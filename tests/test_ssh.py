@@ -14,17 +14,13 @@ from pathlib import Path
 import asyncssh
 import pytest
 
-from console.audit import audit_fleet
-from console.checks import render_command
-from console.inventory import Host
-from console.ssh import (
-    AUTH,
-    HOSTKEY_CHANGED,
-    HOSTKEY_UNKNOWN,
-    TIMEOUT,
-    UNREACHABLE,
+from console.drift.audit import audit_fleet
+from console.model.host import Host
+from console.model.specs import render_command
+from console.remote.ssh import (
     Connector,
     SSHError,
+    SSHErrorKind,
     SSHOptions,
     SSHTarget,
 )
@@ -49,7 +45,7 @@ async def test_unknown_host_is_refused_with_instructions(tmp_path: Path) -> None
         empty = tmp_path / "empty_known_hosts"
         with pytest.raises(SSHError) as info:
             await connector(roll, empty).connect(target_of(roll), timeout=5)
-        assert info.value.kind == HOSTKEY_UNKNOWN
+        assert info.value.kind == SSHErrorKind.HOSTKEY_UNKNOWN
         text = str(info.value)
         assert "ssh-keyscan" in text and "--accept-new" in text and "SHA256:" in text
         assert not empty.exists()  # strict mode writes nothing
@@ -77,7 +73,7 @@ async def test_changed_key_is_refused_even_with_accept_new(tmp_path: Path) -> No
         for accept_new in (False, True):
             with pytest.raises(SSHError) as info:
                 await connector(roll, kh, accept_new=accept_new).connect(target_of(roll), timeout=5)
-            assert info.value.kind == HOSTKEY_CHANGED
+            assert info.value.kind == SSHErrorKind.HOSTKEY_CHANGED
             assert "possible impersonation" in str(info.value)
         assert kh.read_text().count("\n") == 1  # nothing was added
 
@@ -91,7 +87,7 @@ async def test_wrong_key_is_an_authentication_failure(tmp_path: Path) -> None:
         )
         with pytest.raises(SSHError) as info:
             await conn.connect(target_of(roll), timeout=5)
-        assert info.value.kind == AUTH
+        assert info.value.kind == SSHErrorKind.AUTH
         assert "authentication failed" in str(info.value)
 
 
@@ -102,13 +98,13 @@ async def test_closed_port_is_unreachable_and_silent_port_times_out(tmp_path: Pa
         conn = Connector(SSHOptions(known_hosts=str(tmp_path / "kh"), agent=False))
         with pytest.raises(SSHError) as info:
             await conn.connect(SSHTarget("x", "127.0.0.1", port), timeout=0.5)
-        assert info.value.kind == TIMEOUT
+        assert info.value.kind == SSHErrorKind.TIMEOUT
     finally:
         silent.close()
         await silent.wait_closed()
     with pytest.raises(SSHError) as info:
         await conn.connect(SSHTarget("x", "127.0.0.1", port), timeout=0.5)
-    assert info.value.kind == UNREACHABLE
+    assert info.value.kind == SSHErrorKind.UNREACHABLE
 
 
 @pytest.fixture
@@ -210,7 +206,7 @@ async def test_encrypted_identity_file_without_an_agent_says_to_add_it_to_the_ag
                 monkeypatch.setenv("SSH_AUTH_SOCK", sock)
             with pytest.raises(SSHError) as info:
                 await agent_connector(roll, enc, agent=agent).connect(target_of(roll), timeout=5)
-            assert info.value.kind == AUTH
+            assert info.value.kind == SSHErrorKind.AUTH
             text = str(info.value)
             assert f"{enc} is encrypted (passphrase-protected)" in text and why in text
             assert f"ssh-add {enc}" in text and "never asks for a passphrase" in text
@@ -238,7 +234,7 @@ async def test_agent_without_the_encrypted_key_is_a_clear_error(tmp_path: Path, 
         enc = encrypted_copy(roll, tmp_path)
         with pytest.raises(SSHError) as info:  # an empty agent: nothing to offer, the host is not asked
             await agent_connector(roll, enc).connect(target_of(roll), timeout=5)
-        assert info.value.kind == AUTH
+        assert info.value.kind == SSHErrorKind.AUTH
         assert f"no key to offer: {enc} is encrypted" in str(info.value)
         assert f"the ssh-agent at {ssh_agent} does not hold its key" in str(info.value)
         assert f"ssh-add {enc}" in str(info.value)
@@ -246,7 +242,7 @@ async def test_agent_without_the_encrypted_key_is_a_clear_error(tmp_path: Path, 
         ssh_add(ssh_agent, *decoys(tmp_path, 2))  # other keys: offered, refused, and the note says why
         with pytest.raises(SSHError) as info:
             await agent_connector(roll, enc).connect(target_of(roll), timeout=5)
-        assert info.value.kind == AUTH
+        assert info.value.kind == SSHErrorKind.AUTH
         assert "authentication failed" in str(info.value)
         assert f"{enc} is encrypted (passphrase-protected) and the ssh-agent" in str(info.value)
 

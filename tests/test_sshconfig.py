@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from console.engine import Engine
-from console.errors import UsageError
-from console.events import RollState
-from console.inventory import load_inventory
+from console.engine.facade import Engine
+from console.load.native import load_inventory
+from console.model.errors import UsageError
+from console.model.events import RollState
+from console.remote.ssh import Connector, SSHOptions, SSHTarget
+from console.remote.sshconfig import Jump, SSHConfig
 from console.sim.fleet import SimFleet
-from console.ssh import Connector, SSHOptions, SSHTarget
-from console.sshconfig import Jump, SSHConfig
 
 
 def test_first_value_wins_patterns_negation_and_identity_files_accumulate(tmp_path: Path) -> None:

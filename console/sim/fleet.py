@@ -24,10 +24,11 @@ from typing import Any
 
 import asyncssh
 
-from ..checks import CheckSpec
-from ..inventory import Host, Inventory, SSHSettings
-from ..policy import plan
-from .system import DRIFT_FAULTS, ExecResult, SimSystem
+from console.model.budgets import plan
+from console.model.host import Host
+from console.model.inventory import Inventory, SSHSettings
+from console.model.specs import CheckSpec
+from console.sim.system import DRIFT_FAULTS, ExecResult, SimSystem
 
 ENGINE_FAULTS = frozenset(
     {"never-returns", "slow-boot", "check-fails", "ssh-hangs", "flapping", "unhealthy", "new-host-key"}
@@ -60,7 +61,7 @@ CHECK_FAULTS = frozenset({"check-fails", "flapping", "unhealthy"})  # they act o
 
 def parse_faults(specs: Sequence[str], inventory: Inventory) -> dict[str, set[str]]:
     """``KIND@HOST`` places a fault on a host; ``KIND`` alone on the first host after the canary slice."""
-    from ..errors import did_you_mean
+    from console.model.errors import did_you_mean
 
     names = [h.name for h in inventory.hosts]
     out: dict[str, set[str]] = {}

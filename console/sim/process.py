@@ -16,7 +16,7 @@ import signal
 import sys
 from pathlib import Path
 
-from ..errors import SlowrollError
+from console.model.errors import SlowrollError
 
 READY_TIMEOUT = 300.0
 

@@ -26,7 +26,13 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from ..facts import FACTS_COMMAND, FACTS_SCRIPT, SHOW_PROPERTIES, TAINT_LIVEPATCH, kernel_version_key
+from console.remote.facts import (
+    FACTS_COMMAND,
+    FACTS_SCRIPT,
+    SHOW_PROPERTIES,
+    TAINT_LIVEPATCH,
+    kernel_version_key,
+)
 
 __all__ = ["DRIFT_FAULTS", "ExecResult", "SimSystem"]
 

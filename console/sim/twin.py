@@ -9,8 +9,9 @@ from typing import Any
 
 import yaml
 
-from ..inventory import Inventory, load_inventory
-from .fleet import SimFleet
+from console.load.native import load_inventory
+from console.model.inventory import Inventory
+from console.sim.fleet import SimFleet
 
 DEMO_NAME = "demo.yaml"
 
@@ -28,7 +29,7 @@ def demo_inventory(workdir: Path, fleet: int | None = None) -> Inventory:
     text = demo_text()
     if fleet is not None:
         if fleet < 3:
-            from ..errors import UsageError
+            from console.model.errors import UsageError
 
             raise UsageError(f"--fleet {fleet}: the demo needs at least 3 hosts (one per group)")
         data = yaml.safe_load(text)

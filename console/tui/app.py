@@ -26,19 +26,28 @@ from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Input, Static
 
-from ..engine import Engine, EngineError, HostRun
-from ..events import Event, HostStateChanged, RollFinished, RollState, RollStateChanged
-from ..policy import plan
-from .auditview import AuditRunner, AuditScreen
-from .grid import FleetGrid
-from .keybar import KeyBar
-from .logpane import LogPane, entries_for
-from .screens import AbortDialog, Acknowledge, Confirm, HelpScreen, HostDetail, help_text, plan_text
-from .status import Tally, banner_text, counts_line, header_lines, in_flight, selection_line
-from .terminal import TERMINAL, console_driver_class, tty_alive
-from .themes import DEFAULT_THEME, ConsoleTheme, Settings, ThemeSet, load_themes, settings_path
-from .timeline import TimelineScreen
-from .vocab import HOST_GLYPHS, Clock, match_states
+from console.engine.availability import HOST_ACTIONS, ROLL_ACTIONS
+from console.engine.facade import Engine, EngineError, HostRun
+from console.model.budgets import plan
+from console.model.events import Event, HostStateChanged, RollFinished, RollState, RollStateChanged
+from console.tui.auditview import AuditRunner, AuditScreen
+from console.tui.grid import FleetGrid
+from console.tui.keybar import KeyBar
+from console.tui.logpane import LogPane, entries_for
+from console.tui.screens import (
+    AbortDialog,
+    Acknowledge,
+    Confirm,
+    HelpScreen,
+    HostDetail,
+    help_text,
+    plan_text,
+)
+from console.tui.status import Tally, banner_text, counts_line, header_lines, in_flight, selection_line
+from console.tui.terminal import TERMINAL, console_driver_class, tty_alive
+from console.tui.themes import DEFAULT_THEME, ConsoleTheme, Settings, ThemeSet, load_themes, settings_path
+from console.tui.timeline import TimelineScreen
+from console.tui.vocab import HOST_GLYPHS, Clock, match_states
 
 EXIT_COMPLETE = 0
 EXIT_STOPPED = 1
@@ -69,7 +78,8 @@ KEYS: tuple[tuple[str, str, str], ...] = (
     ("ctrl+c", "same as q: never stops a roll silently", ""),
 )
 
-ROLL_ACTIONS = ("start", "pause", "resume", "abort", "skip", "retry")
+# What the engine's hint means on this console's keys.
+HINTS = {"start": "g starts it", "pause": "p pauses it", "resume": "r resumes"}
 MAIN_ONLY = ("detail", "filter", "follow", "log_scope", "density", "skip", "retry", "audit")
 
 
@@ -448,62 +458,24 @@ class SlowrollApp(App[int]):
         return None if reason else True
 
     def why_not(self, action: str) -> str | None:
-        """Why ``action`` is not available now (None: it is)."""
-        engine = self.engine
-        state = engine.state
-        allowed = engine.allowed()
-        word = state.value
-        if action == "start":
-            if "start" in allowed and not self.quitting:
-                return None
-            return f"the roll has already started (it is {word})"
-        if action == "pause":
-            if "pause" in allowed:
-                return None
-            if state is RollState.READY:
-                return "nothing to pause: the roll has not started (g starts it)"
-            if state in (RollState.PAUSING, RollState.PAUSED):
-                return f"the roll is already {word}: no new reboot is being issued (r resumes)"
-            return f"the roll is {word}"
-        if action == "resume":
-            if self.quitting:
-                return "the console is quitting"
-            if "resume" in allowed:
-                return None
-            if state is RollState.RUNNING:
-                return "the roll is running (p pauses it)"
-            if state is RollState.READY:
-                return "the roll has not started (g starts it)"
-            return f"the roll is {word}"
-        if action == "abort":
-            if "abort" in allowed:
-                return None
-            return (
-                "the roll is already aborting"
-                if state is RollState.ABORTING
-                else f"the roll is over ({word})"
-            )
-        if action in ("skip", "retry"):
+        """Why ``action`` is not available now (None: it is): the engine's answer, with the key that helps."""
+        if action in ("start", "resume") and self.quitting:
+            return "the console is quitting"
+        if action in ROLL_ACTIONS:
+            answer = self.engine.availability(action)
+        elif action in HOST_ACTIONS:
             host = self.grid.cursor
             if host is None:
                 return "no host is selected"
-            run = engine.hosts[host]
-            if action == "skip":
-                if engine.can_skip(host):
-                    return None
-                if state.final:
-                    return f"the roll is over ({word})"
-                if run.skipped or run.state.value == "skipped":
-                    return f"{host} is already skipped"
-                return f"{host} is {run.state.value}: nothing to skip"
-            if engine.can_retry(host):
-                return None
-            if state.final:
-                return f"the roll is over ({word})"
-            return f"only failed, unhealthy, blocked or unconfirmed hosts can be retried; {host} is {run.state.value}"
-        if action == "detail" and self.grid.cursor is None:
+            answer = self.engine.availability(action, host)
+        elif action == "detail" and self.grid.cursor is None:
             return "no host is selected (the filter hides every host)"
-        return None
+        else:
+            return None
+        if answer:
+            return None
+        hint = HINTS.get(answer.hint or "")
+        return f"{answer.reason} ({hint})" if hint else answer.reason
 
     def on_key(self, event: events.Key) -> None:
         """A key whose action is unavailable says why, instead of doing nothing silently."""

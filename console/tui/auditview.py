@@ -31,19 +31,19 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Static
 
-from ..audit import FleetAudit
-from ..drift import Finding, Severity
-from ..durations import format_duration
-from ..engine import Engine, HostRun
-from ..events import Event, FindingsReported, HostStateChanged, LogLine, RollState
-from .keybar import KeyBar
-from .marks import SEVERITY_GLYPH, severity_label, severity_style, tile_mark, worst
-from .screens import HostDetail
-from .status import progress_bar
-from .themes import ConsoleTheme
+from console.drift.audit import FleetAudit
+from console.engine.facade import Engine, HostRun
+from console.model.durations import format_duration
+from console.model.events import Event, FindingsReported, HostStateChanged, LogLine, RollState
+from console.model.findings import Finding, Severity
+from console.tui.keybar import KeyBar
+from console.tui.marks import SEVERITY_GLYPH, severity_label, severity_style, tile_mark, worst
+from console.tui.screens import HostDetail
+from console.tui.status import progress_bar
+from console.tui.themes import ConsoleTheme
 
 if TYPE_CHECKING:
-    from .app import SlowrollApp
+    from console.tui.app import SlowrollApp
 
 Order = Literal["severity", "kind", "host"]
 ORDERS: tuple[Order, ...] = ("severity", "kind", "host")

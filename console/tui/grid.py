@@ -24,12 +24,12 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from ..drift import Severity
-from ..engine import Engine, HostRun
-from ..events import Event, FindingsReported, HostState
-from .marks import DENSE_GLYPH, SEVERITY_GLYPH, severity_style, tile_mark
-from .themes import ConsoleTheme
-from .vocab import HOST_GLYPHS, HOST_ORDER, ellipsize
+from console.engine.facade import Engine, HostRun
+from console.model.events import Event, FindingsReported, HostState
+from console.model.findings import Severity
+from console.tui.marks import DENSE_GLYPH, SEVERITY_GLYPH, severity_style, tile_mark
+from console.tui.themes import ConsoleTheme
+from console.tui.vocab import HOST_GLYPHS, HOST_ORDER, ellipsize
 
 Density = Literal["auto", "names", "glyphs", "dense"]
 DENSITIES: tuple[Density, ...] = ("auto", "names", "glyphs", "dense")

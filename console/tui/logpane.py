@@ -16,8 +16,8 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widget import Widget
 
-from ..durations import format_duration
-from ..events import (
+from console.model.durations import format_duration
+from console.model.events import (
     BudgetHeld,
     CheckRan,
     Event,
@@ -31,8 +31,9 @@ from ..events import (
     SliceFinished,
     SliceStarted,
 )
-from .themes import ConsoleTheme
-from .vocab import HOST_GLYPHS, Clock, ellipsize, roll_label
+from console.model.findings import Severity
+from console.tui.themes import ConsoleTheme
+from console.tui.vocab import HOST_GLYPHS, Clock, ellipsize, roll_label
 
 MAX_LINES = 5000
 OUTPUT_LINES = 8  # lines of a failed check's output shown in the log (all of it is in the host detail)
@@ -97,16 +98,16 @@ def entries_for(event: Event) -> list[LogEntry]:
         case FindingsReported(host=host, phase=phase, findings=findings):
             out = []
             for f in findings:
-                level = "error" if f.get("severity") == "block" else "warn"
+                level = "error" if f.severity is Severity.BLOCK else "warn"
                 out.append(
                     LogEntry(
                         at,
                         host,
-                        f"finding ({phase}) [{f.get('severity')}] {f.get('kind')}: {f.get('message')}",
+                        f"finding ({phase}) [{f.severity}] {f.kind}: {f.message}",
                         level,
                     )
                 )
-                evidence = str(f.get("evidence") or "").strip().splitlines()[:4]
+                evidence = f.evidence.strip().splitlines()[:4]
                 out.extend(
                     LogEntry(None, host, "  │ " + ellipsize(line, LINE_CHARS), level) for line in evidence
                 )

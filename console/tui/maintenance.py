@@ -10,10 +10,10 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..engine import Engine
-from ..events import RollState
-from ..windows import MaintenanceWindow, judge
-from .vocab import Clock, short_duration
+from console.engine.facade import Engine
+from console.model.events import RollState
+from console.model.windows import MaintenanceWindow, judge
+from console.tui.vocab import Clock, short_duration
 
 GLYPH_OPEN = "◎"
 GLYPH_CLOSED = "◌"

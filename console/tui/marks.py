@@ -10,8 +10,8 @@ from collections.abc import Iterable
 
 from rich.style import Style
 
-from ..drift import SEVERITY_GLYPH, SEVERITY_WORD, Finding, Severity, severity_label
-from .themes import ConsoleTheme
+from console.model.findings import SEVERITY_GLYPH, SEVERITY_WORD, Finding, Severity, severity_label
+from console.tui.themes import ConsoleTheme
 
 __all__ = ["SEVERITY_GLYPH", "SEVERITY_WORD", "severity_label", "severity_style", "tile_mark", "worst"]
 

@@ -17,16 +17,16 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
-from ..drift import Finding, Severity
-from ..durations import format_duration
-from ..engine import Engine, HostRun
-from ..events import HostState
-from ..facts import Facts, UnitState
-from ..policy import Budgets, plan
-from .keybar import KeyBar
-from .marks import SEVERITY_GLYPH, severity_label, severity_style
-from .themes import ConsoleTheme
-from .vocab import HOST_GLYPHS, HOST_MEANING, HOST_ORDER, ROLL_GLYPHS, Clock, ellipsize
+from console.engine.facade import Engine, HostRun
+from console.model.budgets import Budgets, plan
+from console.model.durations import format_duration
+from console.model.events import HostState
+from console.model.findings import Finding, Severity
+from console.remote.facts import Facts, UnitState
+from console.tui.keybar import KeyBar
+from console.tui.marks import SEVERITY_GLYPH, severity_label, severity_style
+from console.tui.themes import ConsoleTheme
+from console.tui.vocab import HOST_GLYPHS, HOST_MEANING, HOST_ORDER, ROLL_GLYPHS, Clock, ellipsize
 
 # ----------------------------------------------------------------------------------------------------
 # Plan
@@ -549,7 +549,7 @@ def help_text(keys: Iterable[tuple[str, str, str]], theme: ConsoleTheme) -> Text
         out.append(f"{severity_label(sev):<19}", Style(bold=True))
         out.append(meaning + "\n", dim)
     out.append("\nRoll states\n", Style(bold=True))
-    from ..events import RollState
+    from console.model.events import RollState
 
     meanings = {
         RollState.READY: "nothing touched yet; g starts",

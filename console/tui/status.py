@@ -13,11 +13,19 @@ from operator import attrgetter
 from rich.style import Style
 from rich.text import Text
 
-from ..engine import Engine, HostRun
-from ..events import IN_FLIGHT, HostState, RollState
-from .maintenance import window_status
-from .themes import ConsoleTheme
-from .vocab import HOST_GLYPHS, HOST_ORDER, ROLL_GLYPHS, Clock, clock_duration, ellipsize, short_duration
+from console.engine.facade import Engine, HostRun
+from console.model.events import IN_FLIGHT, HostState, RollState
+from console.tui.maintenance import window_status
+from console.tui.themes import ConsoleTheme
+from console.tui.vocab import (
+    HOST_GLYPHS,
+    HOST_ORDER,
+    ROLL_GLYPHS,
+    Clock,
+    clock_duration,
+    ellipsize,
+    short_duration,
+)
 
 
 @dataclass

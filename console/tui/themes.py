@@ -23,8 +23,8 @@ from rich.style import Style
 from textual.color import Color, ColorParseError
 from textual.theme import Theme
 
-from ..errors import did_you_mean
-from ..events import HostState, RollState
+from console.model.errors import did_you_mean
+from console.model.events import HostState, RollState
 
 SHIPPED_ORDER = ("dark", "light", "screen-share")
 DEFAULT_THEME = "dark"

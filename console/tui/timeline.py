@@ -22,9 +22,9 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Static
 
-from ..engine import Engine
-from ..events import HostState
-from ..report import (
+from console.engine.facade import Engine
+from console.model.events import HostState
+from console.report.build import (
     GLYPHS,
     MARKERS,
     PHASE_OF_STATE,
@@ -37,10 +37,10 @@ from ..report import (
     timeline_name_width,
     timeline_rows,
 )
-from .keybar import KeyBar
-from .status import Piece, pack
-from .themes import ConsoleTheme
-from .vocab import HOST_GLYPHS, ROLL_GLYPHS, Clock
+from console.tui.keybar import KeyBar
+from console.tui.status import Piece, pack
+from console.tui.themes import ConsoleTheme
+from console.tui.vocab import HOST_GLYPHS, ROLL_GLYPHS, Clock
 
 REFRESH = 0.5  # seconds between redraws while the screen is open
 HOSTS_MAX = 100  # a bigger fleet opens on slices

@@ -10,8 +10,8 @@ import time
 from collections.abc import Callable
 from datetime import datetime, tzinfo
 
-from ..durations import format_duration
-from ..events import HostState, RollState
+from console.model.durations import format_duration
+from console.model.events import HostState, RollState
 
 HOST_GLYPHS: dict[HostState, str] = {
     HostState.PENDING: "○",

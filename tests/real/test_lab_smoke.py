@@ -199,7 +199,7 @@ async def test_delay_sshd_starts_sshd_only_after_the_slow_unit(lab: Lab) -> None
 
 
 async def test_inventory_loads_as_a_slowroll_inventory(lab: Lab, tmp_path: Path) -> None:
-    from console.inventory import load_inventory
+    from console.load.native import load_inventory
 
     hosts = [lab.add_host("web1"), lab.add_host("web2")]
     path = lab.write_inventory(tmp_path / "lab.yaml", hosts, {"batch": 1}, groups={"web": ["web1", "web2"]})

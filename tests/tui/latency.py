@@ -29,12 +29,13 @@ from typing import Any
 
 from textual import events
 
-from console.engine import Engine
-from console.events import HostState, HostStateChanged, RollState
-from console.inventory import Inventory, load_inventory
+from console.engine.facade import Engine
+from console.load.native import load_inventory
+from console.model.events import HostState, HostStateChanged, RollState
+from console.model.inventory import Inventory
+from console.remote.ssh import Connector, SSHOptions
 from console.sim.fleet import SimFleet
 from console.sim.twin import demo_inventory
-from console.ssh import Connector, SSHOptions
 from console.tui.app import SlowrollApp, freeze_heap
 
 

@@ -13,10 +13,9 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 
-from console.checks import CheckOutcome
-from console.drift import Finding, Severity
-from console.engine import Engine
-from console.events import (
+from console.engine.facade import Engine
+from console.load.native import parse_inventory
+from console.model.events import (
     CheckRan,
     Event,
     HostState,
@@ -26,9 +25,10 @@ from console.events import (
     RollStateChanged,
     SliceStarted,
 )
-from console.facts import Facts, UnitState
-from console.inventory import parse_inventory
-from console.ssh import Connector, SSHOptions
+from console.model.findings import Finding, Severity
+from console.remote.checks import CheckOutcome
+from console.remote.facts import Facts, UnitState
+from console.remote.ssh import Connector, SSHOptions
 from console.tui.app import SlowrollApp
 from console.tui.vocab import Clock
 from tests.simlab import Roll, fleet_yaml, sim_roll

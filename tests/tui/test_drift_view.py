@@ -10,9 +10,9 @@ from typing import Any
 
 from textual.widgets import Static
 
-from console.drift import Finding, Severity
-from console.events import HostState, HostStateChanged, RollState
-from console.facts import Facts, UnitState
+from console.model.events import HostState, HostStateChanged, RollState
+from console.model.findings import Finding, Severity
+from console.remote.facts import Facts, UnitState
 from console.tui.app import SlowrollApp
 from console.tui.auditview import AuditList, AuditScreen, build_lines, classify, summarize
 from console.tui.screens import Confirm, HostDetail, facts_diff

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from console.events import HostState, HostStateChanged
+from console.model.events import HostState, HostStateChanged
 from console.tui.grid import FleetGrid
 from console.tui.logpane import MAX_LINES
 from tests.tui.scenes import T0, big_app

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from textual.widgets import Static
 
-from console.events import HostState, OperatorAction, RollState
+from console.model.events import HostState, OperatorAction, RollState
 from console.tui.app import EXIT_COMPLETE, EXIT_OPERATOR, EXIT_STOPPED, SlowrollApp
 from console.tui.screens import AbortDialog, Acknowledge, Confirm, HelpScreen, HostDetail
 from tests.tui.scenes import console, plain, screen_text

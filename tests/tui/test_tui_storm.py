@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from console.events import FindingsReported, HostState, HostStateChanged
+from console.model.events import FindingsReported, HostState, HostStateChanged
 from console.tui.grid import TILES_PER_TICK
 from console.tui.vocab import HOST_GLYPHS
 from tests.tui.scenes import T0, big_app, stage_detail_host

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
-from console.events import HostState
+from console.model.events import HostState
 from console.tui.status import Tally, in_flight
 from tests.tui.scenes import staged_engine
 

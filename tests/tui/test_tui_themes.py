@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from console.events import HostState, RollState
+from console.model.events import HostState, RollState
 from console.tui.app import SlowrollApp
 from console.tui.themes import (
     SHIPPED_ORDER,

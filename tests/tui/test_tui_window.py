@@ -7,10 +7,10 @@ import datetime as dt
 import re
 from pathlib import Path
 
-from console.engine import Engine
-from console.events import RollState
-from console.inventory import parse_inventory
-from console.ssh import Connector, SSHOptions
+from console.engine.facade import Engine
+from console.load.native import parse_inventory
+from console.model.events import RollState
+from console.remote.ssh import Connector, SSHOptions
 from console.tui.maintenance import window_status
 from console.tui.status import banner_text, header_lines
 from console.tui.themes import load_themes

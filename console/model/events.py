@@ -10,6 +10,8 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar
 
+from console.model.findings import Finding
+
 
 class RollState(StrEnum):
     READY = "ready"
@@ -144,7 +146,36 @@ class FindingsReported(Event):
     kind: ClassVar[str] = "findings"
     host: str
     phase: str  # before, after
-    findings: tuple[dict[str, Any], ...]
+    findings: tuple[Finding, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AuditStarted(Event):
+    """A fleet audit (facts and pre-flight findings, nothing rebooted) began."""
+
+    kind: ClassVar[str] = "audit-started"
+    hosts: int
+
+
+@dataclass(frozen=True, slots=True)
+class HostAudited(Event):
+    """One host's audit ended: its pre-flight findings, or why it could not be audited."""
+
+    kind: ClassVar[str] = "host-audited"
+    host: str
+    findings: tuple[Finding, ...] = ()
+    error: str | None = None  # set when the host could not be audited (unreachable, no facts)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFinished(Event):
+    """The fleet audit ended (``failed``: it could not run to the end, and why)."""
+
+    kind: ClassVar[str] = "audit-finished"
+    hosts: int
+    blocking: int = 0
+    unreachable: int = 0
+    failed: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,8 +22,9 @@ from typing import Any, NamedTuple, Protocol
 
 import tomli_w
 
-from .errors import SlowrollError
-from .inventory import Inventory, redact_vars
+from console.load.redact import redact_vars
+from console.model.errors import SlowrollError
+from console.model.inventory import Inventory
 
 # ---------------------------------------------------------------------------------------------------
 # The timeline: plain data and a pure drawing function
@@ -533,8 +534,8 @@ def _host_vars(inventory: Inventory | None, roll: Any) -> dict[str, Mapping[str,
 
 def _stored_inventory(roll: Any) -> Inventory | None:
     """The journal's (redacted) copy of the inventory, parsed for host vars; None when it cannot be."""
-    from .ansible import parse_ansible_inventory
-    from .inventory import parse_inventory
+    from console.load.ansible import parse_ansible_inventory
+    from console.load.native import parse_inventory
 
     text = roll.inventory_text or ""
     for parse in (parse_inventory, parse_ansible_inventory):

@@ -22,13 +22,14 @@ import os
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import asyncssh
 
-from .facts import CommandResult
-from .sshconfig import Jump, SSHConfig
+from console.remote.result import CommandResult
+from console.remote.sshconfig import Jump, SSHConfig
 
 __all__ = [
     "CommandResult",
@@ -41,15 +42,23 @@ __all__ = [
 
 quote = shlex.quote
 
-# Error kinds, so callers decide without parsing messages.
-UNREACHABLE = "unreachable"  # refused, no route, reset before the banner
-TIMEOUT = "timeout"  # no answer (or no banner) within the connect timeout
-AUTH = "auth"  # the server refused every key
-HOSTKEY_UNKNOWN = "hostkey-unknown"
-HOSTKEY_CHANGED = "hostkey-changed"
-DISCONNECTED = "disconnected"  # the connection went away during a command
-COMMAND_TIMEOUT = "command-timeout"
-PROTOCOL = "protocol"
+
+class SSHErrorKind(StrEnum):
+    """What went wrong, so callers decide without parsing messages."""
+
+    UNREACHABLE = "unreachable"  # refused, no route, reset before the banner
+    TIMEOUT = "timeout"  # no answer (or no banner) within the connect timeout
+    AUTH = "auth"  # the server refused every key
+    HOSTKEY_UNKNOWN = "hostkey-unknown"
+    HOSTKEY_CHANGED = "hostkey-changed"
+    DISCONNECTED = "disconnected"  # the connection went away during a command
+    COMMAND_TIMEOUT = "command-timeout"
+    PROTOCOL = "protocol"
+
+    @property
+    def host_key(self) -> bool:
+        """The host's key is not the one trusted: a security stop, never retried by itself."""
+        return self in (SSHErrorKind.HOSTKEY_UNKNOWN, SSHErrorKind.HOSTKEY_CHANGED)
 
 
 def _ciphers() -> list[str]:
@@ -67,16 +76,21 @@ CIPHERS = _ciphers()
 
 
 class SSHError(Exception):
-    """An SSH failure with a ``kind`` (one of the module constants) and a sentence for people."""
+    """An SSH failure with a ``kind`` and a sentence for people."""
 
-    def __init__(self, kind: str, message: str) -> None:
+    def __init__(self, kind: SSHErrorKind, message: str) -> None:
         super().__init__(message)
         self.kind = kind
 
     @property
     def reaches_host(self) -> bool:
         """True when the host answered at the network level (it is up, something else is wrong)."""
-        return self.kind in (AUTH, HOSTKEY_UNKNOWN, HOSTKEY_CHANGED, PROTOCOL)
+        return self.kind in (
+            SSHErrorKind.AUTH,
+            SSHErrorKind.HOSTKEY_UNKNOWN,
+            SSHErrorKind.HOSTKEY_CHANGED,
+            SSHErrorKind.PROTOCOL,
+        )
 
 
 @dataclass(frozen=True)
@@ -141,7 +155,7 @@ def load_identity(path: str) -> Identity:
     try:
         keys = asyncssh.load_keypairs([path], ignore_encrypted=True)
     except (OSError, asyncssh.KeyImportError, ValueError) as exc:
-        raise SSHError(AUTH, f"cannot use identity file {path}: {_reason(exc)}") from exc
+        raise SSHError(SSHErrorKind.AUTH, f"cannot use identity file {path}: {_reason(exc)}") from exc
     if keys:
         return Identity(
             path, tuple(keys), frozenset(b for k in keys for b in (k.key_public_data, k.public_data))
@@ -237,7 +251,9 @@ class KnownHosts:
         try:
             data = asyncssh.import_known_hosts(self.path.read_text(errors="replace"))
         except (ValueError, OSError) as exc:
-            raise SSHError(PROTOCOL, f"cannot read known_hosts file {self.path}: {exc}") from None
+            raise SSHError(
+                SSHErrorKind.PROTOCOL, f"cannot read known_hosts file {self.path}: {exc}"
+            ) from None
         self._cache = (key[0], key[1], data)
         return data
 
@@ -300,16 +316,20 @@ class HostSession:
             result = await self._conn.run(command, check=False, timeout=timeout)
         except asyncssh.TimeoutError as exc:
             raise SSHError(
-                COMMAND_TIMEOUT, f"{self.target.name}: command timed out after {timeout:g}s"
+                SSHErrorKind.COMMAND_TIMEOUT, f"{self.target.name}: command timed out after {timeout:g}s"
             ) from exc
         except TimeoutError as exc:
             raise SSHError(
-                COMMAND_TIMEOUT, f"{self.target.name}: command timed out after {timeout:g}s"
+                SSHErrorKind.COMMAND_TIMEOUT, f"{self.target.name}: command timed out after {timeout:g}s"
             ) from exc
         except (asyncssh.ChannelOpenError, asyncssh.DisconnectError, asyncssh.ConnectionLost) as exc:
-            raise SSHError(DISCONNECTED, f"{self.target.name}: connection lost ({_reason(exc)})") from exc
+            raise SSHError(
+                SSHErrorKind.DISCONNECTED, f"{self.target.name}: connection lost ({_reason(exc)})"
+            ) from exc
         except (ConnectionError, OSError, BrokenPipeError) as exc:
-            raise SSHError(DISCONNECTED, f"{self.target.name}: connection lost ({_reason(exc)})") from exc
+            raise SSHError(
+                SSHErrorKind.DISCONNECTED, f"{self.target.name}: connection lost ({_reason(exc)})"
+            ) from exc
         status = result.exit_status
         if status is None and result.exit_signal:
             status = 128 + 9
@@ -320,7 +340,7 @@ class HostSession:
         try:
             return await self.run(command, timeout=timeout)
         except SSHError as exc:
-            if exc.kind in (DISCONNECTED, COMMAND_TIMEOUT):
+            if exc.kind in (SSHErrorKind.DISCONNECTED, SSHErrorKind.COMMAND_TIMEOUT):
                 return None
             raise
 
@@ -528,7 +548,7 @@ class Connector:
         if route.identity_files:
             offer = await self.offer(route, timeout)
             if not offer.keys:  # the agent is closed already: it has no keys
-                raise SSHError(AUTH, f"{name} ({route.where}): no key to offer: {offer.note()}")
+                raise SSHError(SSHErrorKind.AUTH, f"{name} ({route.where}): no key to offer: {offer.note()}")
         try:
             return await self._handshake(name, route, timeout, tunnel, offer)
         finally:
@@ -568,27 +588,31 @@ class Connector:
         except asyncssh.KeyExchangeFailed as exc:
             if known:
                 raise self._host_key_error(name, route, True, None) from exc
-            raise SSHError(PROTOCOL, f"{name} ({where}): key exchange failed: {exc.reason}") from exc
+            raise SSHError(
+                SSHErrorKind.PROTOCOL, f"{name} ({where}): key exchange failed: {exc.reason}"
+            ) from exc
         except asyncssh.PermissionDenied as exc:
             user = route.user or os.environ.get("USER", "")
             note = f"; {offer.note()}" if offer is not None and offer.locked else ""
             raise SSHError(
-                AUTH,
+                SSHErrorKind.AUTH,
                 f"{name} ({where}): authentication failed for user {user!r}: the host refused "
                 f"every key offered (check identity_files / ssh-agent and the host's authorized_keys){note}",
             ) from exc
         except TimeoutError as exc:
-            raise SSHError(TIMEOUT, f"{name} ({where}): no SSH answer within {timeout:g}s") from exc
+            raise SSHError(
+                SSHErrorKind.TIMEOUT, f"{name} ({where}): no SSH answer within {timeout:g}s"
+            ) from exc
         except asyncssh.DisconnectError as exc:
-            raise SSHError(UNREACHABLE, f"{name} ({where}): disconnected: {exc.reason}") from exc
+            raise SSHError(SSHErrorKind.UNREACHABLE, f"{name} ({where}): disconnected: {exc.reason}") from exc
         except asyncssh.ChannelOpenError as exc:
             raise SSHError(
-                UNREACHABLE, f"{name} ({where}): the jump host could not connect: {exc.reason}"
+                SSHErrorKind.UNREACHABLE, f"{name} ({where}): the jump host could not connect: {exc.reason}"
             ) from exc
         except ConnectionRefusedError as exc:
-            raise SSHError(UNREACHABLE, f"{name} ({where}): connection refused") from exc
+            raise SSHError(SSHErrorKind.UNREACHABLE, f"{name} ({where}): connection refused") from exc
         except (ConnectionError, OSError, asyncssh.ConnectionLost) as exc:
-            raise SSHError(UNREACHABLE, f"{name} ({where}): {_reason(exc)}") from exc
+            raise SSHError(SSHErrorKind.UNREACHABLE, f"{name} ({where}): {_reason(exc)}") from exc
         if recorder is not None and self.options.accept_new:
             key = conn.get_server_host_key()
             if key is not None:
@@ -603,7 +627,7 @@ class Connector:
         where = route.where
         if known:
             return SSHError(
-                HOSTKEY_CHANGED,
+                SSHErrorKind.HOSTKEY_CHANGED,
                 f"{name} ({where}): HOST KEY CHANGED — possible impersonation "
                 f"(man-in-the-middle) or a reinstalled host. The key offered does not match {entry} in "
                 f"{path}. Refused. If the change is expected, verify the new key out of band, "
@@ -616,7 +640,7 @@ class Connector:
             )
         port_opt = f"-p {route.port} " if route.port != 22 else ""
         return SSHError(
-            HOSTKEY_UNKNOWN,
+            SSHErrorKind.HOSTKEY_UNKNOWN,
             f"{name} ({where}): unknown host key: no entry for {entry} in "
             f"{path}.{fp} Refused (strict host key checking). To trust it, verify the "
             f"fingerprint and add it: ssh-keyscan {port_opt}{route.hostname} >> {path} — or "

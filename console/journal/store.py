@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import SlowrollError
-from .events import (
+from console.load.redact import redact_secrets
+from console.model.errors import SlowrollError
+from console.model.events import (
     CheckRan,
     Event,
     FindingsReported,
@@ -37,7 +38,6 @@ from .events import (
     RollStateChanged,
     SliceStarted,
 )
-from .inventory import redact_secrets
 
 SCHEMA_VERSION = 1
 UNFINISHED = ("ready", "running", "pausing", "paused", "aborting")
@@ -555,7 +555,7 @@ class Journal:
                 old = [f for f in json.loads(row[0] or "[]") if f.get("phase") != phase] if row else []
                 self.db.execute(
                     "UPDATE hosts SET findings_json = ? WHERE roll_id = ? AND host = ?",
-                    (json.dumps(old + list(findings)), rid, host),
+                    (json.dumps(old + [f.to_dict() for f in findings]), rid, host),
                 )
             case RollFinished(state=state, reason=reason):
                 self.db.execute(

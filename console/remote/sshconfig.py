@@ -15,7 +15,7 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import UsageError
+from console.model.errors import UsageError
 
 KEYWORDS = {"hostname", "user", "port", "identityfile", "userknownhostsfile", "proxyjump"}
 

@@ -12,37 +12,15 @@ from __future__ import annotations
 import shlex
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .checks import OUTPUT_LIMIT, run_shell
+from console.model.specs import HookSpec
+from console.remote.checks import OUTPUT_LIMIT, run_shell
 
 if TYPE_CHECKING:
-    from .inventory import Host
-    from .ssh import HostSession
-
-PHASES = ("pre_reboot", "post_reboot")
-
-
-@dataclass(frozen=True)
-class HookSpec:
-    name: str
-    phase: str  # pre_reboot, post_reboot
-    command: str
-    where: str = "local"  # local: on the console's machine; host: over SSH on the host
-    timeout: float = 60.0
-    groups: tuple[str, ...] = ()
-    hosts: tuple[str, ...] = ()
-
-    def applies_to(self, host: Host) -> bool:
-        if not self.groups and not self.hosts:
-            return True
-        return host.name in self.hosts or any(g in self.groups for g in host.groups)
-
-    def scaled(self, speed: float) -> HookSpec:
-        from .policy import TIMEOUT_FLOOR, scale_duration
-
-        return replace(self, timeout=scale_duration(self.timeout, speed, TIMEOUT_FLOOR))
+    from console.model.host import Host
+    from console.remote.ssh import HostSession
 
 
 @dataclass(frozen=True)
@@ -73,7 +51,7 @@ def remote_command(command: str, env: Mapping[str, str]) -> str:
 
 
 async def run_hook(spec: HookSpec, host: Host, *, roll: str, session: HostSession | None) -> HookOutcome:
-    from .ssh import SSHError
+    from console.remote.ssh import SSHError
 
     env = hook_env(host, spec.phase, roll)
     started = time.monotonic()

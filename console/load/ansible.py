@@ -28,11 +28,12 @@ from typing import Any
 
 import yaml
 
-from . import inventory as native
-from .errors import InventoryError, did_you_mean
-from .inventory import SECRET_NAME, Inventory, build_inventory, read_yaml
-
-Path_ = tuple[str | int, ...]
+from console.load import native, yamldoc
+from console.load.native import build_inventory
+from console.load.redact import SECRET_NAME
+from console.load.yamldoc import Path_, read_yaml
+from console.model.errors import InventoryError, did_you_mean
+from console.model.inventory import Inventory
 
 GROUP_KEYS = ("hosts", "children", "vars")
 SPECIAL_GROUPS = ("all", "ungrouped")  # Ansible's own: never slowroll groups (no budget of their own)
@@ -56,6 +57,7 @@ NO_PASSWORDS = "passwords are not accepted; use keys or ssh-agent"
 INI_MESSAGE = (
     "only YAML inventories are read; convert with `ansible-inventory -i hosts.ini --list -y > hosts.yml`"
 )
+
 _RANGE = re.compile(r"\[([0-9A-Za-z]+):([0-9A-Za-z]+)(?::([0-9]+))?\]")
 _INI_SECTION = re.compile(r"^\[[^\[\]\s]+\]\s*(?:[#;].*)?$", re.M)
 _YAML_TOP_KEY = re.compile(r"^[A-Za-z0-9_.-]+:(?:\s|$)", re.M)
@@ -88,7 +90,7 @@ def is_ansible_inventory(path: str | os.PathLike[str]) -> bool:
     if p.suffix.lower() == ".ini":
         return True
     try:
-        native.check_depth(text, str(p))
+        yamldoc.check_depth(text, str(p))
         node = yaml.compose(text, Loader=yaml.SafeLoader)  # nodes only: Ansible tags (!vault) are fine
     except (yaml.YAMLError, InventoryError, RecursionError):
         # Not YAML: an INI inventory, if it looks like one (a one-line YAML list such as `[web-01]` is
@@ -163,16 +165,6 @@ class _Host:
     groups: list[str] = field(default_factory=list)  # direct
 
 
-def _key(path: Path_) -> str:
-    out = ""
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out
-
-
 class _Reader:
     """Walks the Ansible YAML into groups and hosts, with the line and key path of everything."""
 
@@ -191,14 +183,14 @@ class _Reader:
         return self.lines.get(())
 
     def err(self, path: Path_, message: str) -> InventoryError:
-        return InventoryError(self.path, self.line(path), _key(path), message)
+        return InventoryError(self.path, self.line(path), yamldoc.key_path(path), message)
 
     def read(self, root: Any) -> None:
         if root is None:
             raise self.err((), "the file is empty; expected an Ansible inventory with 'all:'")
         if not isinstance(root, dict):
             raise self.err(
-                (), f"expected an Ansible inventory (a mapping with 'all:'), got {native._kind(root)}"
+                (), f"expected an Ansible inventory (a mapping with 'all:'), got {yamldoc.kind_of(root)}"
             )
         if "plugin" in root:
             raise self.err(
@@ -232,7 +224,7 @@ class _Reader:
         if not isinstance(body, dict):
             raise self.err(
                 path,
-                f"a group must be a mapping with 'hosts', 'children' and/or 'vars', got {native._kind(body)}",
+                f"a group must be a mapping with 'hosts', 'children' and/or 'vars', got {yamldoc.kind_of(body)}",
             )
         if not g.defined:
             g.defined, g.line, g.path = True, self.line(path), path
@@ -246,7 +238,7 @@ class _Reader:
         gvars = body.get("vars")
         if gvars is not None:
             if not isinstance(gvars, dict):
-                raise self.err((*path, "vars"), f"expected a mapping of vars, got {native._kind(gvars)}")
+                raise self.err((*path, "vars"), f"expected a mapping of vars, got {yamldoc.kind_of(gvars)}")
             for k, v in gvars.items():
                 vpath = (*path, "vars", k)
                 g.vars[k] = _Var(v, self.line(vpath), vpath)
@@ -256,7 +248,7 @@ class _Reader:
                 hint = " (write each host as a key: 'web1:' or 'web1: {ansible_host: ...}')"
                 raise self.err(
                     (*path, "hosts"),
-                    f"expected a mapping of host names to their vars, got {native._kind(hosts)}{hint}",
+                    f"expected a mapping of host names to their vars, got {yamldoc.kind_of(hosts)}{hint}",
                 )
             for pattern, hvars in hosts.items():
                 self.host(pattern, hvars, (*path, "hosts", pattern), g)
@@ -265,7 +257,7 @@ class _Reader:
             if not isinstance(children, dict):
                 raise self.err(
                     (*path, "children"),
-                    f"expected a mapping of child group names, got {native._kind(children)}"
+                    f"expected a mapping of child group names, got {yamldoc.kind_of(children)}"
                     + (
                         " (Ansible YAML lists children as keys: 'web:' on its own line)"
                         if isinstance(children, list)
@@ -279,7 +271,7 @@ class _Reader:
         if hvars is not None and not isinstance(hvars, dict):
             raise self.err(
                 path,
-                f"a host's value is its vars (a mapping, or nothing), got {native._kind(hvars)}",
+                f"a host's value is its vars (a mapping, or nothing), got {yamldoc.kind_of(hvars)}",
             )
         line = self.line(path)
         names, port = self.expand(pattern, path)
@@ -506,7 +498,7 @@ class _Builder:
                 raise InventoryError(
                     file,
                     line,
-                    _key(src[:-1]) if file != self.path else _key(src),
+                    yamldoc.key_path(src[:-1]) if file != self.path else yamldoc.key_path(src),
                     f"no group {gname!r} {where}{did_you_mean(gname, known)}"
                     if gname not in SPECIAL_GROUPS
                     else f"{gname!r} is Ansible's own group and has no budget; "
@@ -536,7 +528,7 @@ class _Builder:
         if var is None:
             return 1
         if isinstance(var.value, bool) or not isinstance(var.value, int):
-            raise self.err(var.path, f"expected a whole number, got {native._kind(var.value)}")
+            raise self.err(var.path, f"expected a whole number, got {yamldoc.kind_of(var.value)}")
         return var.value
 
     @staticmethod
@@ -555,7 +547,7 @@ class _Builder:
                 "`ansible-inventory -i FILE --list -y` or write the value itself",
             )
         if value is None or isinstance(value, bool | dict | list) or not str(value).strip():
-            raise self.err(var.path, f"expected {what}, got {native._kind(value)}")
+            raise self.err(var.path, f"expected {what}, got {yamldoc.kind_of(value)}")
         text = str(value)
         if text.lstrip().startswith(_VAULT):
             raise self.err(var.path, "Ansible Vault values are not decrypted; write this value in clear")
@@ -576,7 +568,7 @@ class _Builder:
         if isinstance(value, str) and value.strip().isdigit():
             value = int(value.strip())
         if isinstance(value, bool) or not isinstance(value, int):
-            raise self.err(var.path, f"expected a TCP port number, got {native._kind(var.value)}")
+            raise self.err(var.path, f"expected a TCP port number, got {yamldoc.kind_of(var.value)}")
         if not 1 <= value <= 65535:
             raise self.err(var.path, f"expected a TCP port (1–65535), got {value}")
         return value
@@ -681,7 +673,7 @@ class _Builder:
             ipath = (*src, i) if isinstance(value, list) else src
             where = src_lines.get(ipath, line)
             if not isinstance(item, str) or not item:
-                raise InventoryError(file, where, _key(ipath), "expected host or group names")
+                raise InventoryError(file, where, yamldoc.key_path(ipath), "expected host or group names")
             if item in self.r.hosts:
                 out.add(item)
             elif item in self.r.groups:
@@ -689,7 +681,10 @@ class _Builder:
             else:
                 names = [*self.r.hosts, *self.r.groups]
                 raise InventoryError(
-                    file, where, _key(ipath), f"no host or group {item!r}{did_you_mean(item, names)}"
+                    file,
+                    where,
+                    yamldoc.key_path(ipath),
+                    f"no host or group {item!r}{did_you_mean(item, names)}",
                 )
         return out
 
@@ -714,7 +709,7 @@ class _Builder:
         """A native error, re-pointed at the file and key it came from (Ansible file or side file)."""
         best: tuple[Path_, _Origin] | None = None
         for npath, origin in self.origins:
-            k = _key(npath)
+            k = yamldoc.key_path(npath)
             if (exc.key == k or exc.key.startswith((k + ".", k + "["))) and (
                 best is None or len(npath) > len(best[0])
             ):
@@ -722,7 +717,7 @@ class _Builder:
         if best is None:
             return InventoryError(self.path, exc.line, exc.key, exc.message)
         npath, origin = best
-        key = _key(origin.path) + exc.key[len(_key(npath)) :]
+        key = yamldoc.key_path(origin.path) + exc.key[len(yamldoc.key_path(npath)) :]
         return InventoryError(origin.file, exc.line, key, exc.message)
 
 
@@ -736,13 +731,13 @@ def _without_ansible_tags(text: str) -> str:
 
 
 def _read_side(path: str) -> tuple[str, dict[str, Any], dict[Path_, int], str]:
-    text = native.read_inventory_text(path)
+    text = yamldoc.read_inventory_text(path)
     value, lines = read_yaml(text, path)
     if value is None:
         value = {}
     if not isinstance(value, dict):
         raise InventoryError(
-            path, lines.get((), 1), "", f"expected a mapping of sections, got {native._kind(value)}"
+            path, lines.get((), 1), "", f"expected a mapping of sections, got {yamldoc.kind_of(value)}"
         )
     allowed = (*side_sections(), "groups")
     for key, body in value.items():
@@ -769,7 +764,7 @@ def _read_side(path: str) -> tuple[str, dict[str, Any], dict[Path_, int], str]:
                     path,
                     lines.get((key,)),
                     key,
-                    f"expected a mapping of group names, got {native._kind(body)}",
+                    f"expected a mapping of group names, got {yamldoc.kind_of(body)}",
                 )
             for gname, settings in body.items():
                 gpath: Path_ = ("groups", gname)
@@ -780,8 +775,9 @@ def _read_side(path: str) -> tuple[str, dict[str, Any], dict[Path_, int], str]:
                     raise InventoryError(
                         path,
                         lines.get(gpath),
-                        _key(gpath),
-                        f"expected the group's settings (max_unavailable, description), got {native._kind(settings)}",
+                        yamldoc.key_path(gpath),
+                        "expected the group's settings (max_unavailable, description), "
+                        f"got {yamldoc.kind_of(settings)}",
                     )
                 for k in settings:
                     if k not in SIDE_GROUP_KEYS:
@@ -795,7 +791,7 @@ def _read_side(path: str) -> tuple[str, dict[str, Any], dict[Path_, int], str]:
                         raise InventoryError(
                             path,
                             lines.get((*gpath, k)),
-                            _key((*gpath, k)),
+                            yamldoc.key_path((*gpath, k)),
                             f"not a group setting here: {why}",
                         )
     ssh = value.get("ssh")
@@ -822,7 +818,7 @@ def load_ansible_inventory(path: str | os.PathLike[str], *, policy_path: str | N
     Raises ``InventoryError`` (exit 2) naming file, line and key on any mistake, in either file.
     """
     shown = str(path)
-    text = native.read_inventory_text(shown)
+    text = yamldoc.read_inventory_text(shown)
     if Path(shown).suffix.lower() == ".ini":
         raise InventoryError(shown, None, "", INI_MESSAGE)
     return parse_ansible_inventory(text, shown, policy_path=policy_path)

@@ -21,16 +21,21 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from .audit import FleetAudit, HostAudit, audit_fleet
-from .checks import CheckOutcome, CheckSpec, run_host_check, run_local_check
-from .drift import Finding, Severity, evidence_units, preflight, regressions
-from .events import (
+from console.drift.audit import FleetAudit, HostAudit, audit_fleet
+from console.drift.findings import evidence_units, preflight, regressions
+from console.engine.availability import HOST_ACTIONS, ROLL_ACTIONS, Answer, host_action, roll_action
+from console.model.aio import cancel_and_wait
+from console.model.budgets import Budgets, form_slice, order_hosts, ramp_size
+from console.model.events import (
     COMMITTED,
     PROBLEMS,
+    AuditFinished,
+    AuditStarted,
     BudgetHeld,
     CheckRan,
     Event,
     FindingsReported,
+    HostAudited,
     HostState,
     HostStateChanged,
     LogLine,
@@ -42,22 +47,21 @@ from .events import (
     SliceStarted,
     WindowWait,
 )
-from .facts import Facts, gather_evidence, gather_facts
-from .hooks import HookSpec, run_hook
-from .inventory import Host, Inventory
-from .policy import Budgets, form_slice, order_hosts, ramp_size
-from .ssh import (
-    AUTH,
-    DISCONNECTED,
-    HOSTKEY_CHANGED,
-    HOSTKEY_UNKNOWN,
+from console.model.findings import Finding, Severity
+from console.model.host import Host
+from console.model.inventory import Inventory
+from console.model.specs import CheckSpec, HookSpec
+from console.model.windows import WindowVerdict, judge
+from console.remote.checks import CheckOutcome, run_host_check, run_local_check
+from console.remote.facts import Facts, gather_evidence, gather_facts
+from console.remote.hooks import run_hook
+from console.remote.ssh import (
     Connector,
     HostSession,
     SSHError,
+    SSHErrorKind,
     SSHTarget,
 )
-from .tasks import cancel_and_wait
-from .windows import WindowVerdict, judge
 
 Subscriber = Callable[[Event], None]
 
@@ -159,6 +163,11 @@ class HostRun:
     @property
     def in_flight(self) -> bool:
         return self.state.in_flight
+
+    @property
+    def busy(self) -> bool:
+        """A task (the cycle, a retry, a verification) is still working on it."""
+        return self.task is not None and not self.task.done()
 
     @property
     def downtime(self) -> float | None:
@@ -380,41 +389,24 @@ class Engine:
         per_slice = sum(self.slice_times[-5:]) / len(self.slice_times[-5:])
         return math.ceil(pending / size) * per_slice
 
+    def availability(self, action: str, host: str | None = None) -> Answer:
+        """May ``action`` be taken now (on ``host`` for skip and retry)? If not, the reason."""
+        if action in HOST_ACTIONS:
+            return host_action(action, self.state, host or "", self.hosts.get(host or ""))
+        return roll_action(action, self.state)
+
     def allowed(self) -> set[str]:
-        """Operator actions that make sense now (the console disables the others)."""
-        s = self.state
-        out: set[str] = set()
-        if s is RollState.READY:
-            out |= {"start", "abort"}
-        if s is RollState.RUNNING:
-            out |= {"pause", "abort"}
-        if s in (RollState.PAUSING, RollState.PAUSED):
-            out |= {"resume", "abort"}
-        if not s.final:
-            out |= {"skip", "retry"}
+        """Roll actions that make sense now, and skip/retry when the roll is not over."""
+        out = {a for a in ROLL_ACTIONS if roll_action(a, self.state)}
+        if not self.state.final:
+            out |= set(HOST_ACTIONS)
         return out
 
     def can_skip(self, name: str) -> bool:
-        run = self.hosts.get(name)
-        return (
-            run is not None
-            and not self.state.final
-            and not run.skipped
-            and run.state
-            not in (
-                HostState.DONE,
-                HostState.SKIPPED,
-            )
-        )
+        return bool(self.availability("skip", name))
 
     def can_retry(self, name: str) -> bool:
-        run = self.hosts.get(name)
-        return (
-            run is not None
-            and not self.state.final
-            and run.state in PROBLEMS
-            and (run.task is None or run.task.done())
-        )
+        return bool(self.availability("retry", name))
 
     # ------------------------------------------------------------------------------------------------
     # Operator commands (synchronous: they take effect before they return)
@@ -461,10 +453,9 @@ class Engine:
 
     def skip(self, name: str, *, who: str | None = None, why: str = "") -> None:
         run = self._run_for(name)
-        if not self.can_skip(name):
-            raise EngineError(
-                f"cannot skip {name}: it is {run.state.value}{' and skipped' if run.skipped else ''}"
-            )
+        answer = self.availability("skip", name)
+        if not answer:
+            raise EngineError(f"cannot skip {name}: {answer.reason}")
         self._action("skip", host=name, who=who, why=why)
         run.skipped = True
         if run.state is HostState.PENDING:
@@ -482,10 +473,9 @@ class Engine:
 
     def retry(self, name: str, *, who: str | None = None, why: str = "") -> None:
         run = self._run_for(name)
-        if not self.can_retry(name):
-            raise EngineError(f"cannot retry {name}: only failed, unhealthy, blocked or unconfirmed hosts")
-        if run.task is not None and not run.task.done():
-            raise EngineError(f"{name} is still being worked on")
+        answer = self.availability("retry", name)
+        if not answer:
+            raise EngineError(f"cannot retry {name}: {answer.reason}")
         self._action("retry", host=name, who=who, why=why)
         if run.watch is not None:
             run.watch.cancel()
@@ -935,7 +925,7 @@ class Engine:
         try:
             return await gather_facts(session, timeout=self.policy.command_timeout)
         except SSHError as exc:
-            if exc.kind == DISCONNECTED:
+            if exc.kind == SSHErrorKind.DISCONNECTED:
                 raise
             self.log(f"could not gather facts: {exc}", run.name, "warn")
             return None
@@ -943,7 +933,7 @@ class Engine:
     def _report_findings(self, run: HostRun, found: Sequence[Finding], phase: str) -> None:
         run.findings = [f for f in run.findings if f.phase != phase] + list(found)
         if found:
-            self._emit(FindingsReported(self.clock(), run.name, phase, tuple(f.to_dict() for f in found)))
+            self._emit(FindingsReported(self.clock(), run.name, phase, tuple(found)))
 
     async def _host_checks(self, run: HostRun, session: HostSession, phase: str) -> str | None:
         specs = self.inventory.checks_for(run.host)
@@ -1123,7 +1113,7 @@ class Engine:
                 done, _ = await asyncio.wait(pending, timeout=wait_for, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
                     if task is not ssh:
-                        tcp.discard(task)  # type: ignore[arg-type]
+                        tcp.discard(task)
                         closed = task.result()
                         if closed is not None:
                             went_down(closed)
@@ -1143,9 +1133,9 @@ class Engine:
                     try:
                         session, boot_id = task.result()
                     except SSHError as exc:
-                        if exc.kind in (HOSTKEY_CHANGED, HOSTKEY_UNKNOWN):
+                        if exc.kind in (SSHErrorKind.HOSTKEY_CHANGED, SSHErrorKind.HOSTKEY_UNKNOWN):
                             raise HostProblem(HostState.FAILED, f"refused after the reboot: {exc}") from exc
-                        if exc.kind == AUTH:
+                        if exc.kind == SSHErrorKind.AUTH:
                             raise HostProblem(HostState.FAILED, f"after the reboot: {exc}") from exc
                         went_down(str(exc))
                         continue
@@ -1324,15 +1314,27 @@ class Engine:
             run = self.hosts[a.host]
             if a.error:
                 self.log(f"audit: {a.error}", a.host, "warn")
-                return
-            run.facts_before = a.facts
-            self._report_findings(run, list(a.findings), "before")
+            else:
+                run.facts_before = a.facts
+                self._report_findings(run, list(a.findings), "before")
+            self._emit(HostAudited(self.clock(), a.host, tuple(a.findings), a.error))
 
         self.log(f"auditing {len(self.hosts)} hosts (facts and pre-flight findings; nothing is rebooted)")
-        self.audit_results = await audit_fleet(
-            self.inventory, self.connector, history=self.history, clock=self.clock, on_host=report
-        )
-        return self.audit_results
+        self._emit(AuditStarted(self.clock(), len(self.hosts)))
+        try:
+            result = await audit_fleet(
+                self.inventory, self.connector, history=self.history, clock=self.clock, on_host=report
+            )
+        except asyncio.CancelledError:
+            self._emit(AuditFinished(self.clock(), len(self.hosts), failed="cancelled"))
+            raise
+        except Exception as exc:
+            self._emit(AuditFinished(self.clock(), len(self.hosts), failed=repr(exc)))
+            raise
+        self.audit_results = result
+        blocking = sum(1 for h in result.hosts.values() if h.blocking)
+        self._emit(AuditFinished(self.clock(), len(result.hosts), blocking, len(result.unreachable)))
+        return result
 
     async def _order_by_audit(self) -> None:
         self._ordered = True
@@ -1444,7 +1446,11 @@ class Engine:
                 try:
                     session, boot_id = await self._probe(run)
                 except SSHError as exc:
-                    if exc.kind in (HOSTKEY_CHANGED, HOSTKEY_UNKNOWN, AUTH):
+                    if exc.kind in (
+                        SSHErrorKind.HOSTKEY_CHANGED,
+                        SSHErrorKind.HOSTKEY_UNKNOWN,
+                        SSHErrorKind.AUTH,
+                    ):
                         raise HostProblem(HostState.UNCONFIRMED, f"cannot confirm its reboot: {exc}") from exc
                     saw_unreachable = True
                     if run.state is HostState.REBOOTING:

@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from . import __version__
-from .durations import format_duration
-from .errors import SlowrollError, UsageError
+from console import __version__
+from console.model.durations import format_duration
+from console.model.errors import SlowrollError, UsageError
 
 EXIT_USAGE = 2
 
@@ -200,7 +200,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if cmd == "plan":
         return cmd_plan(args)
     if cmd == "faults":
-        from .sim.fleet import FAULT_HELP
+        from console.sim.fleet import FAULT_HELP
 
         for kind, text in FAULT_HELP.items():
             print(f"{kind:<18} {text}")
@@ -226,8 +226,8 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 def load_any_inventory(path: str, policy: str | None = None) -> Any:
     """A native slowroll inventory, or an Ansible YAML inventory (with its slowroll policy file)."""
-    from .ansible import is_ansible_inventory, load_ansible_inventory, unread_vars_dirs
-    from .inventory import load_inventory
+    from console.load.ansible import is_ansible_inventory, load_ansible_inventory, unread_vars_dirs
+    from console.load.native import load_inventory
 
     if is_ansible_inventory(path):
         for folder in unread_vars_dirs(path):
@@ -244,7 +244,7 @@ def load_any_inventory(path: str, policy: str | None = None) -> Any:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from .policy import Budgets
+    from console.model.budgets import Budgets
 
     inv = load_any_inventory(args.inventory, getattr(args, "policy", None))
     pol = inv.policy
@@ -295,7 +295,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         scope = ", ".join([*h.groups, *h.hosts]) or "all hosts"
         print(f"  hook     {h.phase:<12} {h.name:<12} [{scope}, on {h.where}] {h.command}")
     if inv.notify is not None:
-        from .notify import redact_url
+        from console.notify import redact_url
 
         print(f"  notify   {redact_url(inv.notify.webhook)} on {', '.join(inv.notify.events)}")
     kh = inv.ssh.known_hosts or "~/.ssh/known_hosts"
@@ -307,7 +307,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from .policy import Budgets, plan
+    from console.model.budgets import Budgets, plan
 
     inv = load_any_inventory(args.inventory, getattr(args, "policy", None))
     slices, why = plan(inv)
@@ -347,8 +347,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_sim(args: argparse.Namespace) -> int:
-    from .sim.fleet import DEFAULT_BOOT_TIME, FaultError, SimFleet, parse_faults
-    from .sim.twin import twin_yaml
+    from console.sim.fleet import DEFAULT_BOOT_TIME, FaultError, SimFleet, parse_faults
+    from console.sim.twin import twin_yaml
 
     inv = load_any_inventory(args.inventory, getattr(args, "policy", None))
     try:
@@ -404,14 +404,14 @@ def cmd_roll(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="slowroll-") as tmp:
         work = Path(tmp)
         if demo:
-            from .sim.twin import demo_inventory
+            from console.sim.twin import demo_inventory
 
             inv = demo_inventory(work, args.fleet)
         else:
             inv = load_any_inventory(args.inventory, getattr(args, "policy", None))
         faults: dict[str, set[str]] = {}
         if simulate:
-            from .sim.fleet import FaultError, parse_faults
+            from console.sim.fleet import FaultError, parse_faults
 
             try:
                 faults = parse_faults(args.fault, inv)
@@ -432,7 +432,7 @@ def _exit_if_terminal_gone(code: int) -> int:
 
 
 def _open_journal(args: argparse.Namespace) -> Any:
-    from .journal import Journal
+    from console.journal.store import Journal
 
     return Journal(getattr(args, "state", None))
 
@@ -446,8 +446,8 @@ async def _roll(
     faults: dict[str, set[str]],
     speed: float,
 ) -> int:
-    from .engine import Engine
-    from .journal import RollLock
+    from console.engine.facade import Engine
+    from console.journal.store import RollLock
 
     journal = _open_journal(args)
     lock = None
@@ -468,7 +468,7 @@ async def _roll(
                 journal.roll_id = r.id
                 journal.set_roll_state("abandoned", f"discarded by a new roll ({_who()})")
         if simulate:
-            from .sim.process import SimProcess
+            from console.sim.process import SimProcess
 
             fleet = SimProcess(
                 inv.path,
@@ -512,8 +512,8 @@ async def _roll(
 
 
 def _connector(target: Any, args: argparse.Namespace, *, simulated: bool = False) -> Any:
-    from .ssh import Connector, SSHOptions
-    from .sshconfig import SSHConfig, default_config
+    from console.remote.ssh import Connector, SSHOptions
+    from console.remote.sshconfig import SSHConfig, default_config
 
     config = None
     if not simulated:  # simulated twins live on loopback: the user's ssh config must not redirect them
@@ -537,7 +537,7 @@ def _connector(target: Any, args: argparse.Namespace, *, simulated: bool = False
 async def _face(engine: Any, args: argparse.Namespace, *, simulated: bool, speed: float, roll_id: int) -> int:
     notifier = None
     if engine.inventory.notify is not None:
-        from .notify import Notifier
+        from console.notify import Notifier
 
         notifier = Notifier.from_settings(
             engine.inventory.notify,
@@ -556,12 +556,12 @@ async def _face_only(
     engine: Any, args: argparse.Namespace, *, simulated: bool, speed: float, roll_id: int
 ) -> int:
     if args.headless or args.json:
-        from .headless import run_headless
+        from console.headless import run_headless
 
         if not args.json:
             print(f"roll {roll_id}: {engine.inventory.name} ({len(engine.hosts)} hosts)", flush=True)
         return await run_headless(engine, as_json=args.json)
-    from .tui.app import run_console
+    from console.tui.app import run_console
 
     return await run_console(engine, simulated=simulated, speed=speed)
 
@@ -571,13 +571,13 @@ def inventory_key_of(inv: Any) -> str:
 
 
 def _inventory_key(path: str) -> str:
-    from .journal import inventory_key
+    from console.journal.store import inventory_key
 
     return inventory_key(path)
 
 
 def _who() -> str:
-    from .journal import whoami
+    from console.journal.store import whoami
 
     user, machine = whoami()
     return f"{user}@{machine}"
@@ -588,9 +588,9 @@ def _command_line() -> str:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from .events import RollState
-    from .inventory import redact_secrets
-    from .journal import inventory_diff, policy_diff
+    from console.journal.store import inventory_diff, policy_diff
+    from console.load.redact import redact_secrets
+    from console.model.events import RollState
 
     journal = _open_journal(args)
     try:
@@ -638,8 +638,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
 async def _resume(
     journal: Any, roll: Any, inv: Any, args: argparse.Namespace, *, changed: bool, state: Any
 ) -> int:
-    from .engine import Engine
-    from .journal import RollLock
+    from console.engine.facade import Engine
+    from console.journal.store import RollLock
 
     lock = RollLock(journal.dir, inv.path)
     try:
@@ -685,7 +685,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     inv = load_any_inventory(args.inventory, getattr(args, "policy", None))
     faults: dict[str, set[str]] = {}
     if args.sim:
-        from .sim.fleet import FaultError, parse_faults
+        from console.sim.fleet import FaultError, parse_faults
 
         try:
             faults = parse_faults(args.fault, inv)
@@ -696,13 +696,13 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 async def _audit(inv: Any, work: Path, args: argparse.Namespace, faults: dict[str, set[str]]) -> int:
-    from .audit import audit_fleet, format_audit
+    from console.drift.audit import audit_fleet, format_audit
 
     fleet = None
     journal = _open_journal(args)
     try:
         if args.sim:
-            from .sim.fleet import SimFleet
+            from console.sim.fleet import SimFleet
 
             fleet = SimFleet(inv, work / "sim", speed=args.speed or 1.0, faults=faults, seed=args.seed)
             await fleet.start()
@@ -740,7 +740,7 @@ async def _audit(inv: Any, work: Path, args: argparse.Namespace, faults: dict[st
 def cmd_report(args: argparse.Namespace) -> int:
     import shutil
 
-    from .report import build_report, render_markdown, render_toml
+    from console.report.build import build_report, render_markdown, render_toml
 
     journal = _open_journal(args)
     try:

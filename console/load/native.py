@@ -7,31 +7,34 @@ command with exit code 2 (see ``InventoryError``). The format is documented in `
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import yaml
-
-from .checks import HOST_KINDS, PLACEHOLDER, SERVICE_KINDS, CheckSpec, placeholder_value
-from .drift import DriftPolicy
-from .durations import DurationError, parse_duration
-from .errors import InventoryError, did_you_mean
-from .hooks import PHASES, HookSpec
-from .policy import Amount, Policy
-from .windows import DAYS, MaintenanceWindow, parse_time
-
-Path_ = tuple[str | int, ...]
+from console.load.yamldoc import Path_, YamlDoc, kind_of, read_inventory_text
+from console.model.durations import DurationError, parse_duration
+from console.model.errors import InventoryError, did_you_mean
+from console.model.findings import DriftPolicy
+from console.model.host import Host
+from console.model.inventory import NOTIFY_EVENTS, Group, Inventory, NotifySettings, SSHSettings
+from console.model.policy import Amount, Policy
+from console.model.specs import (
+    HOST_KINDS,
+    PHASES,
+    PLACEHOLDER,
+    SERVICE_KINDS,
+    CheckSpec,
+    HookSpec,
+    placeholder_value,
+)
+from console.model.windows import DAYS, MaintenanceWindow, parse_time
 
 TOP_KEYS = ("name", "ssh", "policy", "groups", "hosts", "checks", "service_checks", "hooks", "notify", "vars")
 HOOK_KEYS = ("name", "command", "on", "timeout", "groups", "hosts")
 NOTIFY_KEYS = ("webhook", "events", "timeout")
-NOTIFY_EVENTS = ("pause", "failure", "window-wait", "complete")
 WINDOW_KEYS = ("days", "start", "end", "timezone")
 SSH_KEYS = ("user", "port", "known_hosts", "identity_files", "agent", "config")
 HOST_KEYS = ("name", "address", "port", "user", "groups", "vars")
@@ -62,219 +65,18 @@ POLICY_KEYS = (
     "max_reboots_per_hour",
     "min_slice_gap",
 )
+
 ORDERS = ("inventory", "uptime", "risk")
 SECRET_KEYS = ("password", "passphrase", "ssh_password", "ansible_password", "ansible_ssh_pass")
 NAME_RE = re.compile(r"^[^\x00-\x1f\x7f]+$")
-
-
-@dataclass(frozen=True)
-class Host:
-    name: str
-    address: str
-    port: int = 22
-    user: str | None = None
-    groups: tuple[str, ...] = ()
-    vars: Mapping[str, Any] = field(default_factory=dict)
-    line: int | None = None
-    explicit: frozenset[str] = frozenset()  # address/port/user written in the inventory (beat the ssh config)
-
-
-@dataclass(frozen=True)
-class Group:
-    name: str
-    members: tuple[str, ...]
-    max_unavailable: Amount | None = None
-    vars: Mapping[str, Any] = field(default_factory=dict)
-    description: str = ""
-
-    def budget(self, policy: Policy) -> Amount:
-        return self.max_unavailable or policy.group_max_unavailable
-
-
-@dataclass(frozen=True)
-class SSHSettings:
-    user: str | None = None
-    port: int = 22
-    known_hosts: str | None = None  # None: ~/.ssh/known_hosts
-    identity_files: tuple[str, ...] = ()
-    agent: bool = True
-    config: str | None = None  # an ssh config file (default: ~/.ssh/config when it exists)
-    port_set: bool = False
-
-
-@dataclass(frozen=True)
-class Inventory:
-    path: str
-    name: str
-    hosts: tuple[Host, ...]
-    groups: Mapping[str, Group]
-    policy: Policy
-    checks: tuple[CheckSpec, ...] = ()
-    service_checks: tuple[CheckSpec, ...] = ()
-    ssh: SSHSettings = field(default_factory=SSHSettings)
-    hooks: tuple[HookSpec, ...] = ()
-    notify: NotifySettings | None = None
-    content_hash: str = ""
-    text: str = ""
-
-    def host(self, name: str) -> Host:
-        return self.by_name[name]
-
-    @property
-    def by_name(self) -> dict[str, Host]:
-        return {h.name: h for h in self.hosts}
-
-    def checks_for(self, host: Host) -> tuple[CheckSpec, ...]:
-        return tuple(c for c in self.checks if c.applies_to(host))
-
-    def hooks_for(self, host: Host, phase: str) -> tuple[HookSpec, ...]:
-        return tuple(h for h in self.hooks if h.phase == phase and h.applies_to(host))
-
-
-@dataclass(frozen=True)
-class NotifySettings:
-    webhook: str
-    events: tuple[str, ...] = NOTIFY_EVENTS
-    timeout: float = 5.0
 
 
 # ---------------------------------------------------------------------------------------------------
 # YAML with line numbers
 
 
-MAX_DEPTH = 64
-
-
-def check_depth(text: str, path: str) -> None:
-    """Refuse absurdly deep nesting before PyYAML's recursive composer meets it (iteratively)."""
-    depth = 0
-    try:
-        for event in yaml.parse(text, Loader=yaml.SafeLoader):
-            if isinstance(event, yaml.CollectionStartEvent):
-                depth += 1
-                if depth > MAX_DEPTH:
-                    raise InventoryError(
-                        path, event.start_mark.line + 1, "", f"nested more than {MAX_DEPTH} levels deep"
-                    )
-            elif isinstance(event, yaml.CollectionEndEvent):
-                depth -= 1
-    except yaml.YAMLError:
-        return  # compose reports it, with its location
-
-
-class _Doc:
-    """Plain Python values from YAML plus the line of every key path, and duplicate-key detection."""
-
-    def __init__(self, path: str, text: str) -> None:
-        self.path = path
-        self.lines: dict[Path_, int] = {}
-        self._active: set[int] = set()
-        try:
-            check_depth(text, path)
-            node = yaml.compose(text, Loader=yaml.SafeLoader)
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            line = mark.line + 1 if mark else None
-            problem = exc.problem or exc.context or "not valid YAML"
-            raise InventoryError(path, line, "", f"unreadable YAML: {problem}") from None
-        except yaml.reader.ReaderError as exc:  # a character YAML refuses: no mark, but a position
-            line = text.count("\n", 0, exc.position) + 1
-            what = f"character {exc.character!r}" if isinstance(exc.character, str) else "a byte"
-            raise InventoryError(
-                path, line, "", f"unreadable YAML: {what} that YAML does not accept"
-            ) from None
-        except yaml.YAMLError as exc:
-            raise InventoryError(path, None, "", f"unreadable YAML: {exc}") from None
-        self.value = self._convert(node, ()) if node is not None else None
-
-    def _convert(self, node: yaml.Node, path: Path_) -> Any:
-        self.lines.setdefault(path, node.start_mark.line + 1)
-        if id(node) in self._active:
-            raise self.error(path, "a YAML alias refers to a node that contains it (an endless structure)")
-        if isinstance(node, yaml.MappingNode | yaml.SequenceNode):
-            self._active.add(id(node))
-            try:
-                return self._convert_collection(node, path)
-            finally:
-                self._active.discard(id(node))
-        return self._scalar(node, path)
-
-    def _convert_collection(self, node: yaml.Node, path: Path_) -> Any:
-        if isinstance(node, yaml.MappingNode):
-            out: dict[str, Any] = {}
-            for key_node, value_node in node.value:
-                if key_node.tag == "tag:yaml.org,2002:merge":
-                    raise self.error(path, "YAML merge keys (<<) are not supported here", line=key_node)
-                # A key is a name: YAML 1.1 would read `on:` or `yes:` as a boolean; keep the text.
-                key = (
-                    key_node.value if isinstance(key_node, yaml.ScalarNode) else self._scalar(key_node, path)
-                )
-                if not isinstance(key, str | int | float):
-                    raise self.error(path, "keys must be names", line=key_node)
-                key = str(key)
-                sub = (*path, key)
-                if key in out:
-                    first = self.lines.get(sub)
-                    raise self.error(sub, f"duplicate key (first defined on line {first})", line=key_node)
-                self.lines[sub] = key_node.start_mark.line + 1
-                out[key] = self._convert(value_node, sub)
-            return out
-        if isinstance(node, yaml.SequenceNode):
-            return [self._convert(item, (*path, i)) for i, item in enumerate(node.value)]
-        return self._scalar(node, path)
-
-    def _scalar(self, node: yaml.Node, path: Path_) -> Any:
-        if not isinstance(node, yaml.ScalarNode):
-            raise self.error(path, "expected a plain value here", line=node)
-        loader = yaml.SafeLoader("")
-        try:
-            return loader.construct_object(node, deep=True)
-        except yaml.YAMLError as exc:
-            raise self.error(path, f"unreadable value: {exc}", line=node) from None
-        finally:
-            loader.dispose()
-
-    def line(self, path: Path_) -> int | None:
-        while path:
-            if path in self.lines:
-                return self.lines[path]
-            path = path[:-1]
-        return self.lines.get(())
-
-    def error(self, path: Path_, message: str, *, line: yaml.Node | None = None) -> InventoryError:
-        where = line.start_mark.line + 1 if line is not None else self.line(path)
-        return InventoryError(self.path, where, _key(path), message)
-
-
-def _key(path: Path_) -> str:
-    out = ""
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out
-
-
 # ---------------------------------------------------------------------------------------------------
 # Loading
-
-
-def read_inventory_text(path: str | os.PathLike[str]) -> str:
-    """The file's text, or an ``InventoryError`` that says why it cannot be read."""
-    shown = str(path)
-    try:
-        raw = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise InventoryError(shown, None, "", "no such file") from None
-    except IsADirectoryError:
-        raise InventoryError(shown, None, "", "is a directory, expected a file") from None
-    except OSError as exc:
-        raise InventoryError(shown, None, "", f"cannot read: {exc.strerror}") from None
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InventoryError(shown, None, "", f"not UTF-8 text (byte {exc.start})") from None
 
 
 def load_inventory(path: str | os.PathLike[str]) -> Inventory:
@@ -283,14 +85,8 @@ def load_inventory(path: str | os.PathLike[str]) -> Inventory:
 
 
 def parse_inventory(text: str, path: str = "<inventory>", *, base_dir: Path | None = None) -> Inventory:
-    doc = _Doc(path, text)
+    doc = YamlDoc(path, text)
     return _Loader(doc, base_dir or Path(".")).load(text)
-
-
-def read_yaml(text: str, path: str) -> tuple[Any, dict[Path_, int]]:
-    """Parse YAML into plain values and the line of every key path (duplicate keys are errors)."""
-    doc = _Doc(path, text)
-    return doc.value, doc.lines
 
 
 def build_inventory(
@@ -300,7 +96,7 @@ def build_inventory(
 
     ``lines`` maps native key paths to lines of the file at ``path``, so errors still point there.
     """
-    doc = _Doc.__new__(_Doc)
+    doc = YamlDoc.__new__(YamlDoc)
     doc.path = path
     doc.lines = dict(lines)
     doc.value = value
@@ -308,7 +104,7 @@ def build_inventory(
 
 
 class _Loader:
-    def __init__(self, doc: _Doc, base_dir: Path) -> None:
+    def __init__(self, doc: YamlDoc, base_dir: Path) -> None:
         self.doc = doc
         self.base_dir = base_dir
 
@@ -321,7 +117,7 @@ class _Loader:
         if value is None:
             return {}
         if not isinstance(value, dict):
-            raise self.err(path, f"expected a mapping of keys, got {_kind(value)}")
+            raise self.err(path, f"expected a mapping of keys, got {kind_of(value)}")
         if allowed is not None:
             for key in value:
                 if key in SECRET_KEYS or key.endswith("_password"):
@@ -338,7 +134,7 @@ class _Loader:
 
     def string(self, value: Any, path: Path_, *, what: str = "a string") -> str:
         if isinstance(value, bool) or value is None or isinstance(value, dict | list):
-            raise self.err(path, f"expected {what}, got {_kind(value)}")
+            raise self.err(path, f"expected {what}, got {kind_of(value)}")
         text = str(value)
         if not text.strip():
             raise self.err(path, f"expected {what}, got an empty string")
@@ -352,7 +148,7 @@ class _Loader:
 
     def integer(self, value: Any, path: Path_, *, low: int, high: int | None = None, what: str = "") -> int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise self.err(path, f"expected {what or 'a whole number'}, got {_kind(value)}")
+            raise self.err(path, f"expected {what or 'a whole number'}, got {kind_of(value)}")
         if value < low or (high is not None and value > high):
             rng = f"{low}–{high}" if high is not None else f"at least {low}"
             raise self.err(path, f"expected {what or 'a whole number'} ({rng}), got {value}")
@@ -398,7 +194,7 @@ class _Loader:
         if isinstance(value, str):
             return [self.name(value, path)]
         if not isinstance(value, list):
-            raise self.err(path, f"expected a list of {what}, got {_kind(value)}")
+            raise self.err(path, f"expected a list of {what}, got {kind_of(value)}")
         return [self.name(item, (*path, i)) for i, item in enumerate(value)]
 
     # -- sections -----------------------------------------------------------------------------------
@@ -458,7 +254,7 @@ class _Loader:
         ]
         agent = data.get("agent", True)
         if not isinstance(agent, bool):
-            raise self.err((*path, "agent"), f"expected true or false, got {_kind(agent)}")
+            raise self.err((*path, "agent"), f"expected true or false, got {kind_of(agent)}")
         config = None
         if data.get("config") is not None:
             config = str(
@@ -530,7 +326,7 @@ class _Loader:
                 entries.append((self.name(body["name"], (*hpath, "name")), body, hpath))
         else:
             raise self.err(
-                path, f"expected a mapping of host name to settings (or a list), got {_kind(value)}"
+                path, f"expected a mapping of host name to settings (or a list), got {kind_of(value)}"
             )
         if not entries:
             raise self.err(path, "no hosts: the 'hosts' section is empty")
@@ -808,7 +604,7 @@ class _Loader:
         return NotifySettings(url, events, timeout)
 
     def drift(self, value: Any, path: Path_) -> Any:
-        from .drift import DriftPolicy
+        from console.model.findings import DriftPolicy
 
         data = self.mapping(value, path, None)
         try:
@@ -834,7 +630,7 @@ class _Loader:
         if value is None:
             return []
         if not isinstance(value, list):
-            raise self.err(path, f"expected a list of checks, got {_kind(value)}")
+            raise self.err(path, f"expected a list of checks, got {kind_of(value)}")
         out: list[CheckSpec] = []
         seen: set[str] = set()
         service = path[0] == "service_checks"
@@ -907,7 +703,7 @@ class _Loader:
                         pattern = text
             insecure = body.get("insecure", False)
             if not isinstance(insecure, bool):
-                raise self.err((*cpath, "insecure"), f"expected true or false, got {_kind(insecure)}")
+                raise self.err((*cpath, "insecure"), f"expected true or false, got {kind_of(insecure)}")
             cname = self.name(body.get("name", f"{kind}-{i + 1}"), (*cpath, "name"))
             if cname in seen:
                 raise self.err((*cpath, "name"), f"duplicate check name {cname!r}")
@@ -961,11 +757,6 @@ class _Loader:
                     raise self.err(path, f"placeholder {{{key}}} has no value for host {h.name!r}")
 
 
-SECRET_NAME = re.compile(
-    r"(?i)(token|secret|passphrase|passwd|password|api[_-]?key|private[_-]?key|credential|webhook)"
-)
-
-
 def placeholders_in_quotes(template: str) -> list[str]:
     """Placeholders that stand inside '…' or "…" in a shell line (where quoting them would not help)."""
     found = []
@@ -988,57 +779,6 @@ def placeholders_in_quotes(template: str) -> list[str]:
             state = c
         i += 1
     return found
-
-
-def redact_secrets(text: str) -> str:
-    """The inventory text with the values of secret-looking keys replaced (for the journal and reports).
-
-    Works on the YAML nodes' own spans, so block and flow styles alike are covered; text that is not
-    YAML is returned unchanged (it never reaches the journal: loading would have failed).
-    """
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
-        return text
-    spans: list[tuple[int, int]] = []
-
-    def walk(node: yaml.Node | None) -> None:
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                if isinstance(key, yaml.ScalarNode) and SECRET_NAME.search(str(key.value)):
-                    spans.append((value.start_mark.index, value.end_mark.index))
-                else:
-                    walk(value)
-        elif isinstance(node, yaml.SequenceNode):
-            for item in node.value:
-                walk(item)
-
-    walk(root)
-    for start, end in sorted(spans, reverse=True):
-        segment = text[start:end]
-        tail = segment[len(segment.rstrip("\n")) :]  # a block scalar's span ends after its newline
-        text = text[:start] + "'<redacted>'" + tail + text[end:]
-    return text
-
-
-def redact_vars(values: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: ("<redacted>" if SECRET_NAME.search(k) else v) for k, v in values.items()}
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "nothing"
-    if isinstance(value, bool):
-        return f"a boolean ({str(value).lower()})"
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, int):
-        return f"a number ({value})"
-    if isinstance(value, float):
-        return "a number (infinite)" if math.isinf(value) else f"a number ({value:g})"
-    return f"{value!r}"
 
 
 Loader = Callable[[str], Inventory]

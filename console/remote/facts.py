@@ -25,15 +25,15 @@ import shlex
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any
+
+from console.remote.result import Runner
 
 __all__ = [
     "FACTS_COMMAND",
     "FACTS_SCRIPT",
     "TAINT_LIVEPATCH",
-    "CommandResult",
     "Facts",
-    "Runner",
     "UnitState",
     "evidence_command",
     "gather_evidence",
@@ -150,24 +150,6 @@ _JOB_TYPES = frozenset(
 
 # --------------------------------------------------------------------------------------------------
 # Running commands
-
-
-@dataclass(frozen=True)
-class CommandResult:
-    """What one remote command gave back. ``exit_status`` is None when it did not finish (timeout, cut)."""
-
-    exit_status: int | None
-    stdout: str
-    stderr: str
-
-    @property
-    def ok(self) -> bool:
-        return self.exit_status == 0
-
-
-class Runner(Protocol):
-    # The timeout is the runner's to enforce (it kills the remote command), hence a parameter.
-    async def run(self, command: str, *, timeout: float) -> CommandResult: ...
 
 
 # --------------------------------------------------------------------------------------------------
@@ -821,8 +803,8 @@ def _mono_set(value: str | None) -> bool | None:
 
 def parse_facts(text: str) -> Facts:
     """Read ``FACTS_SCRIPT`` output. Pure, never raises; unknown facts are None (see ``Facts.errors``)."""
-    if not isinstance(text, str):
-        return Facts(errors=("no facts in the output",))
+    if not isinstance(text, str):  # a caller's bug must not crash a roll
+        return Facts(errors=("no facts in the output",))  # type: ignore[unreachable]
     p = _Parser(text)
     units = p.units()
     files = p.unit_files()

@@ -12,10 +12,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .drift import DriftPolicy, Finding, Severity, preflight, severity_label
-from .facts import Facts, gather_facts
-from .inventory import Host, Inventory
-from .ssh import Connector, SSHError, SSHTarget
+from console.drift.findings import preflight
+from console.model.findings import DriftPolicy, Finding, Severity, severity_label
+from console.model.host import Host
+from console.model.inventory import Inventory
+from console.remote.facts import Facts, gather_facts
+from console.remote.ssh import Connector, SSHError, SSHTarget
 
 RISK_WEIGHT = {Severity.BLOCK: 100, Severity.WARN: 10, Severity.IGNORE: 0}
 
@@ -150,7 +152,7 @@ async def audit_fleet(
 
 def format_audit(audit: FleetAudit, *, show_ok: bool = False) -> str:
     """A table of findings per host for people."""
-    from .durations import format_duration
+    from console.model.durations import format_duration
 
     lines: list[str] = []
     width = max((len(n) for n in audit.hosts), default=4)

@@ -1,0 +1,5 @@
+"""The command line: ``slowroll COMMAND``."""
+
+from console.cli.main import main
+
+__all__ = ["main"]

@@ -1,0 +1,1 @@
+"""Pure data: events, inventory, policy, specs, findings, durations, windows. Imports nothing else of slowroll."""
