@@ -35,6 +35,7 @@ from typing import Any
 
 from console import __version__
 from console.model.aio import cancel_and_wait
+from console.model.durations import SPACED, format_duration
 from console.model.events import (
     PROBLEMS,
     Event,
@@ -43,8 +44,9 @@ from console.model.events import (
     RollFinished,
     RollState,
     RollStateChanged,
+    WindowWait,
 )
-from console.model.inventory import NOTIFY_EVENTS
+from console.model.inventory import NOTIFY_EVENTS, NotifySettings
 
 log = logging.getLogger("slowroll.notify")
 
@@ -75,17 +77,6 @@ def _iso(ts: float | None) -> str | None:
     if ts is None:
         return None
     return dt.datetime.fromtimestamp(ts, tz=dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def _duration(seconds: float) -> str:
-    s = round(seconds)
-    if s < 60:
-        return f"{s}s"
-    m, s = divmod(s, 60)
-    if m < 60:
-        return f"{m}m {s:02d}s"
-    h, m = divmod(m, 60)
-    return f"{h}h {m:02d}m"
 
 
 @dataclass(frozen=True)
@@ -170,14 +161,20 @@ class Notifier:
         self._last_window: tuple[str, float | None] | None = None
 
     @classmethod
-    def from_settings(cls, settings: Any, *, roll: str = "", **kw: Any) -> Notifier:
+    def from_settings(
+        cls,
+        settings: NotifySettings,
+        *,
+        roll: str = "",
+        on_failure: Callable[[DeliveryFailure], None] | None = None,
+    ) -> Notifier:
         """From the inventory's ``notify:`` settings (``webhook``, ``events``, ``timeout``)."""
         return cls(
             settings.webhook,
-            timeout=getattr(settings, "timeout", 5.0),
-            events=getattr(settings, "events", NOTIFY_EVENTS),
+            timeout=settings.timeout,
+            events=settings.events,
             roll=roll,
-            **kw,
+            on_failure=on_failure,
         )
 
     def __repr__(self) -> str:
@@ -185,12 +182,12 @@ class Notifier:
 
     # -- the subscriber -----------------------------------------------------------------------------
 
-    def __call__(self, event: Event | Any) -> None:
+    def __call__(self, event: Event) -> None:
         """Queue a notification if ``event`` is news; returns at once and never raises."""
         try:
             n = self.notification_for(event)
         except Exception as exc:  # a surprise here must not reach the engine
-            log.warning("notification skipped: cannot describe %r: %r", getattr(event, "kind", event), exc)
+            log.warning("notification skipped: cannot describe %r: %r", event.kind, exc)
             return
         if n is None or n.category not in self.events:
             return
@@ -210,100 +207,90 @@ class Notifier:
             return  # no loop (yet): drain() sends them
         self._worker = loop.create_task(self._work(), name="webhook notifications")
 
-    def notification_for(self, event: Event | Any) -> Notification | None:
+    def notification_for(self, event: Event) -> Notification | None:
         """What to send for ``event`` (whatever the ``events`` filter says), or None if it is not news."""
-        kind = getattr(event, "kind", None)
-        at = float(getattr(event, "at", time.time()))
-        roll = self.roll
         if isinstance(event, OperatorAction):
             if event.action == "pause":
                 self._last_pause_by = (event.who, event.why)
             return None
         if isinstance(event, RollStateChanged):
-            old, new = event.old, event.new
-            self._roll_state = new.value
-            if new not in _PAUSED or old in _PAUSED:
-                return None
-            if event.automatic:
-                who, text = None, f"paused by itself — {event.reason or 'no reason given'}"
-            else:
-                who, why = self._last_pause_by or (None, "")
-                text = f"paused by {who or 'an operator'}" + (f" — {why}" if why else "")
-            self._last_pause_by = None
-            extra: dict[str, Any] = {"automatic": event.automatic}
-            if who:
-                extra["who"] = who
-            return Notification(
-                "pause", "pause", roll, new.value, event.reason, at, self._text("⏸", text), event.host, extra
-            )
+            return self._pause(event)
         if isinstance(event, HostStateChanged):
-            if event.new not in PROBLEMS or event.old == event.new:
-                return None
-            text = f"{event.host} {event.new.value} — {event.reason or 'no reason given'}"
-            return Notification(
-                "failure",
-                "failure",
-                roll,
-                event.new.value,
-                event.reason,
-                at,
-                self._text("✘", text),
-                event.host,
-            )
-        if kind == "window-wait":
-            reason = str(getattr(event, "reason", ""))
-            until = getattr(event, "until", None)
-            key = (reason, until)
-            if key == self._last_window:
-                return None
-            self._last_window = key
-            opens = (
-                f"; next window opens {_iso(until)}"
-                if isinstance(until, int | float)
-                else "; no window ahead"
-            )
-            text = f"waiting for a maintenance window — {reason}{opens}"
-            extra = {"until": _iso(until)} if isinstance(until, int | float) else {}
-            return Notification(
-                "window-wait",
-                "window-wait",
-                roll,
-                self._roll_state,
-                reason,
-                at,
-                self._text("⏳", text),
-                None,
-                extra,
-            )
+            return self._failure(event)
+        if isinstance(event, WindowWait):
+            return self._window_wait(event)
         if isinstance(event, RollFinished):
-            if not event.state.final:
-                return None  # stopped while paused: the pause was the news
-            roll = roll or str(event.extra.get("roll", ""))
-            lists = {
-                "rebooted": list(event.rebooted),
-                "failed": list(event.failed),
-                "skipped": list(event.skipped),
-                "untouched": list(event.untouched),
-            }
-            counts = ", ".join(f"{len(v)} {k}" for k, v in lists.items() if v or k == "rebooted")
-            name = "complete" if event.state is RollState.COMPLETE else "abort"
-            glyph = "✔" if name == "complete" and not event.failed else "✘"
-            text = f"{event.state.value} — {counts} in {_duration(event.duration)}"
-            if event.reason:
-                text += f" — {event.reason}"
-            extra = {**lists, "duration": round(event.duration, 3)}
-            return Notification(
-                name,
-                "complete",
-                roll,
-                event.state.value,
-                event.reason,
-                at,
-                self._text(glyph, text, roll),
-                None,
-                extra,
-            )
+            return self._finished(event)
         return None
+
+    def _pause(self, event: RollStateChanged) -> Notification | None:
+        old, new = event.old, event.new
+        self._roll_state = new.value
+        if new not in _PAUSED or old in _PAUSED:
+            return None
+        if event.automatic:
+            who, text = None, f"paused by itself — {event.reason or 'no reason given'}"
+        else:
+            who, why = self._last_pause_by or (None, "")
+            text = f"paused by {who or 'an operator'}" + (f" — {why}" if why else "")
+        self._last_pause_by = None
+        extra: dict[str, Any] = {"automatic": event.automatic}
+        if who:
+            extra["who"] = who
+        text = self._text("⏸", text)
+        return Notification(
+            "pause", "pause", self.roll, new.value, event.reason, event.at, text, event.host, extra
+        )
+
+    def _failure(self, event: HostStateChanged) -> Notification | None:
+        if event.new not in PROBLEMS or event.old == event.new:
+            return None
+        text = self._text("✘", f"{event.host} {event.new.value} — {event.reason or 'no reason given'}")
+        return Notification(
+            "failure", "failure", self.roll, event.new.value, event.reason, event.at, text, event.host
+        )
+
+    def _window_wait(self, event: WindowWait) -> Notification | None:
+        key = (event.reason, event.until)
+        if key == self._last_window:
+            return None
+        self._last_window = key
+        opens = f"; next window opens {_iso(event.until)}" if event.until is not None else "; no window ahead"
+        text = self._text("⏳", f"waiting for a maintenance window — {event.reason}{opens}")
+        extra = {"until": _iso(event.until)} if event.until is not None else {}
+        return Notification(
+            "window-wait",
+            "window-wait",
+            self.roll,
+            self._roll_state,
+            event.reason,
+            event.at,
+            text,
+            None,
+            extra,
+        )
+
+    def _finished(self, event: RollFinished) -> Notification | None:
+        if not event.state.final:
+            return None  # stopped while paused: the pause was the news
+        roll = self.roll or str(event.extra.get("roll", ""))
+        lists = {
+            "rebooted": list(event.rebooted),
+            "failed": list(event.failed),
+            "skipped": list(event.skipped),
+            "untouched": list(event.untouched),
+        }
+        counts = ", ".join(f"{len(v)} {k}" for k, v in lists.items() if v or k == "rebooted")
+        name = "complete" if event.state is RollState.COMPLETE else "abort"
+        glyph = "✔" if name == "complete" and not event.failed else "✘"
+        text = f"{event.state.value} — {counts} in {format_duration(event.duration, SPACED)}"
+        if event.reason:
+            text += f" — {event.reason}"
+        extra = {**lists, "duration": round(event.duration, 3)}
+        text = self._text(glyph, text, roll)
+        return Notification(
+            name, "complete", roll, event.state.value, event.reason, event.at, text, None, extra
+        )
 
     def _text(self, glyph: str, text: str, roll: str | None = None) -> str:
         name = roll if roll is not None else self.roll

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
@@ -49,22 +50,40 @@ def parse_duration(value: object) -> float:
     return total
 
 
-def format_duration(seconds: float | None) -> str:
-    """Short human form: ``1h02m``, ``4m05s``, ``12s``, ``0.4s``; ``-`` for unknown."""
+@dataclass(frozen=True)
+class DurationStyle:
+    """How ``format_duration`` writes a duration."""
+
+    gap: str = ""  # between the two units: ``4m05s`` or ``4m 05s``
+    unknown: str = "-"  # for None
+    milliseconds: bool = False  # under a second: ``250ms`` (and ``0s`` for zero) rather than ``0.2s``
+    days_from: int = 24  # hours from which a duration is written in days and hours
+
+
+COMPACT = DurationStyle()
+"""The console and the command line: ``1d02h``, ``1h02m``, ``4m05s``, ``12s``, ``0.4s``; ``-`` for unknown."""
+
+SPACED = DurationStyle(gap=" ", unknown="—", milliseconds=True, days_from=48)
+"""Reports and notifications: ``2d 03h``, ``47h 59m``, ``4m 05s``, ``12s``, ``4.2s``, ``250ms``; ``—``."""
+
+
+def format_duration(seconds: float | None, style: DurationStyle = COMPACT) -> str:
+    """Short human form: two units at most, whole seconds from 10 s on, tenths below."""
     if seconds is None:
-        return "-"
+        return style.unknown
     if seconds < 0:
-        return "-" + format_duration(-seconds)
+        return "-" + format_duration(-seconds, style)
+    if style.milliseconds and seconds < 1:
+        return f"{seconds * 1000:.0f}ms" if seconds else "0s"
     if seconds < 10:
         return f"{seconds:.1f}s"
-    s = round(seconds)
-    d, s = divmod(s, 86400)
-    h, s = divmod(s, 3600)
-    m, s = divmod(s, 60)
-    if d:
-        return f"{d}d{h:02d}h"
+    m, s = divmod(round(seconds), 60)
+    h, m = divmod(m, 60)
+    if h >= style.days_from:
+        d, h = divmod(h, 24)
+        return f"{d}d{style.gap}{h:02d}h"
     if h:
-        return f"{h}h{m:02d}m"
+        return f"{h}h{style.gap}{m:02d}m"
     if m:
-        return f"{m}m{s:02d}s"
+        return f"{m}m{style.gap}{s:02d}s"
     return f"{s}s"
