@@ -16,21 +16,19 @@ from console.engine.facade import Engine
 from console.journal.store import Journal, whoami
 from console.load.native import load_inventory
 from console.model.events import Event, HostState, HostStateChanged, RollState
-from console.report.build import (
+from console.report.build import build_report, timeline_from_journal
+from console.report.markdown import render_markdown
+from console.report.model import Report, ReportError
+from console.report.timeline import (
     GLYPHS,
     TIMELINE_LEGEND,
-    Report,
-    ReportError,
     Span,
-    build_report,
-    render_markdown,
-    render_toml,
     spans_from_states,
     timeline_axis,
     timeline_from_engine,
-    timeline_from_journal,
     timeline_rows,
 )
+from console.report.toml import render_toml
 from tests.simlab import fleet_yaml, sim_roll
 
 SECRET = "s3cret-value-9f2"

@@ -740,7 +740,9 @@ async def _audit(inv: Any, work: Path, args: argparse.Namespace, faults: dict[st
 def cmd_report(args: argparse.Namespace) -> int:
     import shutil
 
-    from console.report.build import build_report, render_markdown, render_toml
+    from console.report.build import build_report
+    from console.report.markdown import render_markdown
+    from console.report.toml import render_toml
 
     journal = _open_journal(args)
     try:

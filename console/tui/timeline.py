@@ -1,6 +1,6 @@
 """The roll's timeline in the console: the picture ``slowroll report`` draws, while the roll runs.
 
-Every row is drawn by ``console.report.timeline_rows`` — the report's own renderer — from
+Every row is drawn by ``console.report.timeline.timeline_rows`` — the report's own renderer — from
 ``timeline_from_engine``: one row per host, in the order they were rolled (slice, then inventory order;
 hosts not rolled yet last), or one row per slice (all of its hosts' phases on one line), which is how a big
 fleet opens. ``v`` switches. Only the rows on screen are drawn (line API), so it stays cheap with thousands
@@ -24,7 +24,7 @@ from textual.widgets import Static
 
 from console.engine.facade import Engine
 from console.model.events import HostState
-from console.report.build import (
+from console.report.timeline import (
     GLYPHS,
     MARKERS,
     PHASE_OF_STATE,

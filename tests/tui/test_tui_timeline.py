@@ -7,7 +7,7 @@ from pathlib import Path
 from textual.pilot import Pilot
 
 from console.model.events import HostState, RollState
-from console.report.build import timeline_rows
+from console.report.timeline import timeline_rows
 from console.tui.app import KEYS, SlowrollApp
 from console.tui.screens import help_text
 from console.tui.timeline import HOSTS_MAX, TimelineScreen, TimelineView, host_rows, slice_rows
