@@ -292,7 +292,7 @@ async def test_the_pace_limit_counts_reboots_sent_before_a_restart(tmp_path: Pat
 def test_resume_shows_what_changed_in_an_ansible_policy_file(tmp_path: Path) -> None:
     import shutil
 
-    from console.cli.main import load_any_inventory
+    from console.cli.inventory import load_any_inventory
 
     samples = ROOT / "sample_inventories"
     hosts, policy = tmp_path / "hosts.yml", tmp_path / "policy.yaml"
