@@ -80,7 +80,7 @@ def test_usage_errors_exit_2_without_traceback(args: list[str], words: str) -> N
 
 def test_headless_never_imports_textual() -> None:
     code = (
-        "import sys; from console.cli import main; "
+        "import sys; from console.cli.main import main; "
         "rc = main(['demo', '--headless', '--fleet', '3', '--speed', '50']); "
         "assert 'textual' not in sys.modules, 'textual was imported'; sys.exit(rc)"
     )

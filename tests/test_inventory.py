@@ -167,7 +167,7 @@ def test_cli_exit_code_2_and_no_traceback(tmp_path: Path) -> None:
 def test_check_and_plan_start_without_ssh() -> None:
     """check and plan connect to nothing: they do not even load the SSH library (a fast start)."""
     code = (
-        "import sys; from console.cli import main; "
+        "import sys; from console.cli.main import main; "
         f"main(['check', {str(DEMO)!r}]); main(['plan', {str(DEMO)!r}]); "
         "assert 'asyncssh' not in sys.modules, 'asyncssh imported'"
     )

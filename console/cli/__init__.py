@@ -1,5 +1,1 @@
-"""The command line: ``slowroll COMMAND``."""
-
-from console.cli.main import main
-
-__all__ = ["main"]
+"""The command line: ``slowroll COMMAND`` (``console.cli.main``), one module per command."""
