@@ -4,7 +4,6 @@ checks, slices and policy — one function per section."""
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from console.model.durations import SPACED, format_duration
 from console.report.model import CheckFailure, FindingRow, HostReport, Report
@@ -236,7 +235,7 @@ def _state(state: str) -> str:
     return f"{STATE_MARK.get(state, '…')} {state}"
 
 
-def _cell(text: Any) -> str:
+def _cell(text: object) -> str:
     """Text for a Markdown table cell: one line, pipes escaped."""
     return " ".join(str(text).split()).replace("|", "\\|") or " "
 
