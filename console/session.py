@@ -32,7 +32,8 @@ from console.sim.process import SimProcess
 
 NOTIFY_DRAIN = 10.0  # seconds to finish sending notifications after the face is done
 
-Face = Callable[[Engine, int], Awaitable[int]]  # shows the roll (engine, roll id) until done: an exit code
+# A face: shows the roll (the engine, the roll's id) until it is over or the operator leaves; an exit code.
+ShowRoll = Callable[[Engine, int], Awaitable[int]]
 
 
 @dataclass(frozen=True)
@@ -237,7 +238,7 @@ class Session:
         )
         return self.engine
 
-    async def run(self, face: Face) -> int:
+    async def run(self, face: ShowRoll) -> int:
         """Show the roll in ``face`` until it returns (its exit code); webhook notifications go out meanwhile.
 
         A simulated fleet ends with the session: a simulated roll that is not over by then is abandoned.
