@@ -39,7 +39,7 @@ def exit_if_terminal_gone(code: int) -> int:
     """After a console whose terminal went away (the roll settled, the journal, lock and simulator are closed
     by now): leave at once. Nothing is left to say to anyone, and interpreter shutdown must not wait on a
     thread that still thinks it has a terminal."""
-    terminal = sys.modules.get("console.tui.terminal")  # loaded only if the console ran
+    terminal = sys.modules.get("console.tui.components.terminal")  # loaded only if the console ran
     if terminal is not None and terminal.TERMINAL.gone:
         os._exit(code)
     return code

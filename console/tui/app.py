@@ -30,24 +30,33 @@ from console.engine.availability import HOST_ACTIONS, ROLL_ACTIONS
 from console.engine.facade import Engine, EngineError, HostRun
 from console.model.budgets import plan
 from console.model.events import Event, HostStateChanged, RollFinished, RollState, RollStateChanged
-from console.tui.auditview import AuditRunner, AuditScreen
-from console.tui.grid import FleetGrid
-from console.tui.keybar import KeyBar
-from console.tui.logpane import LogPane, entries_for
-from console.tui.screens import (
-    AbortDialog,
-    Acknowledge,
-    Confirm,
-    HelpScreen,
-    HostDetail,
-    help_text,
-    plan_text,
+from console.tui.components.grid import FleetGrid
+from console.tui.components.keybar import KeyBar
+from console.tui.components.logpane import LogPane, entries_for
+from console.tui.components.plan import plan_text
+from console.tui.components.status import (
+    Tally,
+    banner_text,
+    counts_line,
+    header_lines,
+    in_flight,
+    selection_line,
 )
-from console.tui.status import Tally, banner_text, counts_line, header_lines, in_flight, selection_line
-from console.tui.terminal import TERMINAL, console_driver_class, tty_alive
-from console.tui.themes import DEFAULT_THEME, ConsoleTheme, Settings, ThemeSet, load_themes, settings_path
-from console.tui.timeline import TimelineScreen
-from console.tui.vocab import HOST_GLYPHS, Clock, match_states
+from console.tui.components.terminal import TERMINAL, console_driver_class, tty_alive
+from console.tui.components.themes import (
+    DEFAULT_THEME,
+    ConsoleTheme,
+    Settings,
+    ThemeSet,
+    load_themes,
+    settings_path,
+)
+from console.tui.components.vocab import HOST_GLYPHS, Clock, match_states
+from console.tui.screens.audit import AuditRunner, AuditScreen
+from console.tui.screens.dialogs import AbortDialog, Acknowledge, Confirm
+from console.tui.screens.help import HelpScreen, help_text
+from console.tui.screens.hostdetail import HostDetail
+from console.tui.screens.timeline import TimelineScreen
 
 EXIT_COMPLETE = 0
 EXIT_STOPPED = 1

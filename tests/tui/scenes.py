@@ -30,7 +30,7 @@ from console.remote.checks import CheckOutcome
 from console.remote.facts import Facts, UnitState
 from console.remote.ssh import Connector, SSHOptions
 from console.tui.app import SlowrollApp
-from console.tui.vocab import Clock
+from console.tui.components.vocab import Clock
 from tests.simlab import Roll, fleet_yaml, sim_roll
 
 GROUPS = {"web": ["w1", "w2", "w3", "w4"], "db": ["d1", "d2"]}

@@ -6,8 +6,8 @@ import time
 from pathlib import Path
 
 from console.model.events import HostState, HostStateChanged
-from console.tui.grid import FleetGrid
-from console.tui.logpane import MAX_LINES
+from console.tui.components.grid import FleetGrid
+from console.tui.components.logpane import MAX_LINES
 from tests.tui.scenes import T0, big_app
 
 

@@ -9,7 +9,9 @@ from textual.widgets import Static
 
 from console.model.events import HostState, OperatorAction, RollState
 from console.tui.app import EXIT_COMPLETE, EXIT_OPERATOR, EXIT_STOPPED, SlowrollApp
-from console.tui.screens import AbortDialog, Acknowledge, Confirm, HelpScreen, HostDetail
+from console.tui.screens.dialogs import AbortDialog, Acknowledge, Confirm
+from console.tui.screens.help import HelpScreen
+from console.tui.screens.hostdetail import HostDetail
 from tests.tui.scenes import console, plain, screen_text
 
 

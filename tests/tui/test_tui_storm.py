@@ -7,8 +7,8 @@ import random
 from pathlib import Path
 
 from console.model.events import FindingsReported, HostState, HostStateChanged
-from console.tui.grid import TILES_PER_TICK
-from console.tui.vocab import HOST_GLYPHS
+from console.tui.components.grid import TILES_PER_TICK
+from console.tui.components.vocab import HOST_GLYPHS
 from tests.tui.scenes import T0, big_app, stage_detail_host
 
 

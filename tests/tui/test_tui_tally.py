@@ -6,7 +6,7 @@ import itertools
 from pathlib import Path
 
 from console.model.events import HostState
-from console.tui.status import Tally, in_flight
+from console.tui.components.status import Tally, in_flight
 from tests.tui.scenes import staged_engine
 
 

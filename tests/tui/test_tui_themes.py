@@ -9,7 +9,7 @@ import pytest
 
 from console.model.events import HostState, RollState
 from console.tui.app import SlowrollApp
-from console.tui.themes import (
+from console.tui.components.themes import (
     SHIPPED_ORDER,
     Settings,
     ThemeError,
@@ -19,7 +19,7 @@ from console.tui.themes import (
     settings_path,
     shipped_themes,
 )
-from console.tui.vocab import HOST_GLYPHS, HOST_MEANING, ROLL_GLYPHS, match_states
+from console.tui.components.vocab import HOST_GLYPHS, HOST_MEANING, ROLL_GLYPHS, match_states
 from tests.tui.scenes import staged_app, staged_engine
 
 

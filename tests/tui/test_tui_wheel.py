@@ -16,7 +16,7 @@ PROBE = """
 import json, sys
 from importlib import resources
 import console, console.tui.app as app
-from console.tui.themes import shipped_themes, load_themes
+from console.tui.components.themes import shipped_themes, load_themes
 themes = shipped_themes()
 everything = load_themes()
 print(json.dumps({

@@ -11,9 +11,9 @@ from console.engine.facade import Engine
 from console.load.native import parse_inventory
 from console.model.events import RollState
 from console.remote.ssh import Connector, SSHOptions
-from console.tui.maintenance import window_status
-from console.tui.status import banner_text, header_lines
-from console.tui.themes import load_themes
+from console.tui.components.maintenance import window_status
+from console.tui.components.status import banner_text, header_lines
+from console.tui.components.themes import load_themes
 from tests.simlab import fleet_yaml
 from tests.tui.scenes import T0, console, frozen_clock, plain, screen_text
 

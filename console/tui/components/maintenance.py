@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from console.engine.facade import Engine
 from console.model.events import RollState
 from console.model.windows import MaintenanceWindow, judge
-from console.tui.vocab import Clock, short_duration
+from console.tui.components.vocab import Clock, short_duration
 
 GLYPH_OPEN = "◎"
 GLYPH_CLOSED = "◌"

@@ -27,9 +27,9 @@ from textual.strip import Strip
 from console.engine.facade import Engine, HostRun
 from console.model.events import Event, FindingsReported, HostState
 from console.model.findings import Severity
-from console.tui.marks import DENSE_GLYPH, SEVERITY_GLYPH, severity_style, tile_mark
-from console.tui.themes import ConsoleTheme
-from console.tui.vocab import HOST_GLYPHS, HOST_ORDER, ellipsize
+from console.tui.components.marks import DENSE_GLYPH, SEVERITY_GLYPH, severity_style, tile_mark
+from console.tui.components.themes import ConsoleTheme
+from console.tui.components.vocab import HOST_GLYPHS, HOST_ORDER, ellipsize
 
 Density = Literal["auto", "names", "glyphs", "dense"]
 DENSITIES: tuple[Density, ...] = ("auto", "names", "glyphs", "dense")

@@ -37,10 +37,10 @@ from console.report.timeline import (
     timeline_name_width,
     timeline_rows,
 )
-from console.tui.keybar import KeyBar
-from console.tui.status import Piece, pack
-from console.tui.themes import ConsoleTheme
-from console.tui.vocab import HOST_GLYPHS, ROLL_GLYPHS, Clock
+from console.tui.components.keybar import KeyBar
+from console.tui.components.status import Piece, pack
+from console.tui.components.themes import ConsoleTheme
+from console.tui.components.vocab import HOST_GLYPHS, ROLL_GLYPHS, Clock
 
 REFRESH = 0.5  # seconds between redraws while the screen is open
 HOSTS_MAX = 100  # a bigger fleet opens on slices

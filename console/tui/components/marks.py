@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from rich.style import Style
 
 from console.model.findings import SEVERITY_GLYPH, SEVERITY_WORD, Finding, Severity, severity_label
-from console.tui.themes import ConsoleTheme
+from console.tui.components.themes import ConsoleTheme
 
 __all__ = ["SEVERITY_GLYPH", "SEVERITY_WORD", "severity_label", "severity_style", "tile_mark", "worst"]
 

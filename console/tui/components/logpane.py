@@ -32,8 +32,8 @@ from console.model.events import (
     SliceStarted,
 )
 from console.model.findings import Severity
-from console.tui.themes import ConsoleTheme
-from console.tui.vocab import HOST_GLYPHS, Clock, ellipsize, roll_label
+from console.tui.components.themes import ConsoleTheme
+from console.tui.components.vocab import HOST_GLYPHS, Clock, ellipsize, roll_label
 
 MAX_LINES = 5000
 OUTPUT_LINES = 8  # lines of a failed check's output shown in the log (all of it is in the host detail)

@@ -36,11 +36,11 @@ from console.engine.facade import Engine, HostRun
 from console.model.durations import format_duration
 from console.model.events import Event, FindingsReported, HostStateChanged, LogLine, RollState
 from console.model.findings import Finding, Severity
-from console.tui.keybar import KeyBar
-from console.tui.marks import SEVERITY_GLYPH, severity_label, severity_style, tile_mark, worst
-from console.tui.screens import HostDetail
-from console.tui.status import progress_bar
-from console.tui.themes import ConsoleTheme
+from console.tui.components.keybar import KeyBar
+from console.tui.components.marks import SEVERITY_GLYPH, severity_label, severity_style, tile_mark, worst
+from console.tui.components.status import progress_bar
+from console.tui.components.themes import ConsoleTheme
+from console.tui.screens.hostdetail import HostDetail
 
 if TYPE_CHECKING:
     from console.tui.app import SlowrollApp

@@ -12,7 +12,7 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import Static
 
-from console.tui.status import Piece, pack
+from console.tui.components.status import Piece, pack
 
 PRIORITY: dict[str, int] = {
     "quit_console": 100,

@@ -15,9 +15,9 @@ from rich.text import Text
 
 from console.engine.facade import Engine, HostRun
 from console.model.events import IN_FLIGHT, HostState, RollState
-from console.tui.maintenance import window_status
-from console.tui.themes import ConsoleTheme
-from console.tui.vocab import (
+from console.tui.components.maintenance import window_status
+from console.tui.components.themes import ConsoleTheme
+from console.tui.components.vocab import (
     HOST_GLYPHS,
     HOST_ORDER,
     ROLL_GLYPHS,
