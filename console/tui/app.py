@@ -30,6 +30,7 @@ from console.engine.availability import HOST_ACTIONS, ROLL_ACTIONS
 from console.engine.facade import Engine, EngineError, HostRun
 from console.model.budgets import plan
 from console.model.events import Event, HostStateChanged, RollFinished, RollState, RollStateChanged
+from console.tui.components.auditrunner import AuditRunner
 from console.tui.components.grid import FleetGrid
 from console.tui.components.keybar import KeyBar
 from console.tui.components.logpane import LogPane, entries_for
@@ -52,7 +53,7 @@ from console.tui.components.themes import (
     settings_path,
 )
 from console.tui.components.vocab import HOST_GLYPHS, Clock, match_states
-from console.tui.screens.audit import AuditRunner, AuditScreen
+from console.tui.screens.audit import AuditScreen
 from console.tui.screens.dialogs import AbortDialog, Acknowledge, Confirm
 from console.tui.screens.help import HelpScreen, help_text
 from console.tui.screens.hostdetail import HostDetail
@@ -189,7 +190,9 @@ class SlowrollApp(App[int]):
         self._unsubscribe = engine.subscribe(self.handle_engine_event)
         names = [h.name for h in engine.inventory.hosts]
         self.grid = FleetGrid(engine, self.console_theme, id="grid")
-        self.auditor = AuditRunner(self)
+        self.auditor = AuditRunner(
+            engine, self.clock, self.notify, enabled=drive, on_end=self.grid.mark_dirty
+        )
         self.log_pane = LogPane(
             self.console_theme, self.clock, host_width=max((len(n) for n in names), default=8), id="log"
         )

@@ -14,8 +14,10 @@ from console.model.events import HostState, HostStateChanged, RollState
 from console.model.findings import Finding, Severity
 from console.remote.facts import Facts, UnitState
 from console.tui.app import SlowrollApp
+from console.tui.components.auditlines import build_lines, classify, summarize
+from console.tui.components.auditlist import AuditList
 from console.tui.components.factsdiff import facts_diff
-from console.tui.screens.audit import AuditList, AuditScreen, build_lines, classify, summarize
+from console.tui.screens.audit import AuditScreen
 from console.tui.screens.dialogs import Confirm
 from console.tui.screens.hostdetail import HostDetail
 from tests.tui import scenes

@@ -9,7 +9,7 @@ of hosts; it is redrawn twice a second while it is open, the time axis running f
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, cast
 
 from rich.segment import Segment
 from rich.style import Style
@@ -37,6 +37,7 @@ from console.report.timeline import (
     timeline_name_width,
     timeline_rows,
 )
+from console.tui.components.context import ConsoleContext
 from console.tui.components.keybar import KeyBar
 from console.tui.components.status import Piece, pack
 from console.tui.components.themes import ConsoleTheme
@@ -231,8 +232,7 @@ class TimelineScreen(Screen[None]):
     @property
     def console_theme(self) -> ConsoleTheme:
         """The app's current theme: t still switches it while this screen is open."""
-        theme: ConsoleTheme = getattr(self.app, "console_theme")  # noqa: B009 - any App in tests
-        return theme
+        return cast(ConsoleContext, self.app).console_theme
 
     def compose(self) -> ComposeResult:
         yield Static(id="timeline-title")
