@@ -286,7 +286,7 @@ async def test_the_pace_limit_counts_reboots_sent_before_a_restart(tmp_path: Pat
             ramp_step=1,
             started_at=now - 7200,
         )
-        assert roll.engine._pace_quota() == 1
+        assert roll.engine.pace_quota() == 1
 
 
 def test_resume_shows_what_changed_in_an_ansible_policy_file(tmp_path: Path) -> None:
