@@ -13,7 +13,15 @@ from collections.abc import Callable
 
 from console.drift.audit import FleetAudit
 from console.engine.facade import Engine
-from console.model.events import Event, FindingsReported, HostStateChanged, LogLine, RollState
+from console.model.events import (
+    AuditFinished,
+    AuditStarted,
+    Event,
+    FindingsReported,
+    HostAudited,
+    HostStateChanged,
+    RollState,
+)
 from console.tui.components.auditlines import summarize
 from console.tui.components.vocab import Clock
 
@@ -24,8 +32,8 @@ Notify = Callable[..., None]  # App.notify: (message, *, title, severity, timeou
 class AuditRunner:
     """Runs the fleet audit without blocking the console, and counts its progress.
 
-    Progress: a host is audited once its facts are new since the audit began (``engine.audit`` stores
-    them on the host as each one answers) or the engine logged it as unreachable."""
+    The engine says when an audit starts and ends and when each host is done (``AuditStarted``,
+    ``HostAudited``, ``AuditFinished``): progress is the hosts it has reported on, reachable or not."""
 
     def __init__(
         self,
@@ -51,23 +59,28 @@ class AuditRunner:
         self.failure: str | None = None
         self.errors: dict[str, str] = {}  # unreachable hosts of the current (or last) audit
         self.version = 0  # bumped by anything that changes what the view shows
-        self._baseline: dict[str, object] = {}
-        self._results: FleetAudit | None = None
+        self.audited: set[str] = set()  # hosts the current audit has reported on (HostAudited)
         self._unsubscribe: Callable[[], None] | None = self.engine.subscribe(self._on_event)
 
     # ---- what the engine says
 
     def _on_event(self, event: Event) -> None:
-        if isinstance(event, LogLine):
-            if event.host is None and event.message.startswith("auditing "):
-                self._begin()  # ours, or the engine's own (ordering by uptime or risk)
-            elif event.host and event.message.startswith("audit: ") and self.running:
-                self.errors[event.host] = event.message.removeprefix("audit: ")
-                self.version += 1
+        if isinstance(event, AuditStarted):
+            self._begin()  # ours, or the engine's own (ordering by uptime or risk)
+        elif isinstance(event, HostAudited):
+            if self.running:
+                self.audited.add(event.host)
+                if event.error:
+                    self.errors[event.host] = event.error
+            self.version += 1
+        elif isinstance(event, AuditFinished):
+            if not self._ours_running():
+                self._end()  # the engine's own audit; ours ends in _done, with its result
         elif isinstance(event, (FindingsReported, HostStateChanged)):
             self.version += 1
-            if self.running and self.task is None:
-                self.poll()  # the engine's own audit is over once the roll moves hosts
+
+    def _ours_running(self) -> bool:
+        return self.task is not None and not self.task.done()
 
     def _begin(self) -> None:
         if self.running:
@@ -77,13 +90,13 @@ class AuditRunner:
         self.errors = {}
         self.began = time.monotonic()
         self.took = None
-        self._results = self.engine.audit_results
-        self._baseline = {n: r.facts_before for n, r in self.engine.hosts.items()}
+        self.audited = set()
         self.version += 1
 
     def _end(self) -> None:
+        if not self.running:
+            return
         self.running = False
-        self._baseline = {}
         self.took = time.monotonic() - (self.began or time.monotonic())
         self.finished_at = self.clock.now()
         self.version += 1
@@ -143,11 +156,6 @@ class AuditRunner:
             timeout=8,
         )
 
-    def poll(self) -> None:
-        """Notice the end of an audit the engine ran itself (it has no event for that)."""
-        if self.running and self.task is None and self.engine.audit_results is not self._results:
-            self._end()
-
     async def settle(self) -> None:
         """Before the roll's first reboot: let a running audit finish (the roll reuses its result, and
         its facts must not land on a host the roll has already rebooted)."""
@@ -178,17 +186,8 @@ class AuditRunner:
 
     def progress(self) -> tuple[int, int]:
         """(hosts audited, hosts) of the audit under way."""
-        hosts = self.engine.hosts
-        if not self.running:
-            return len(hosts), len(hosts)
-        base = self._baseline
-        done = sum(
-            1
-            for name, run in hosts.items()
-            if name in self.errors
-            or (run.facts_before is not None and run.facts_before is not base.get(name))
-        )
-        return done, len(hosts)
+        hosts = len(self.engine.hosts)
+        return (len(self.audited) if self.running else hosts), hosts
 
     def error_of(self, name: str) -> str | None:
         if name in self.errors:

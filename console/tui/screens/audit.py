@@ -94,7 +94,6 @@ class AuditScreen(Screen[None]):
 
     def update_view(self, *, force: bool = False) -> None:
         runner = self.runner
-        runner.poll()
         sig = self._sig()
         if not force and sig == self._signature:
             return
