@@ -12,21 +12,8 @@ from collections.abc import Callable
 from typing import TextIO
 
 from console.engine.facade import Engine, EngineError
-from console.model.events import (
-    BudgetHeld,
-    CheckRan,
-    Event,
-    FindingsReported,
-    HostStateChanged,
-    LogLine,
-    OperatorAction,
-    RollFinished,
-    RollState,
-    RollStateChanged,
-    SliceFinished,
-    SliceStarted,
-    WindowWait,
-)
+from console.eventtext import PLAIN, event_lines
+from console.model.events import Event, RollFinished, RollState
 
 EXIT_COMPLETE = 0
 EXIT_STOPPED = 1  # paused by itself, or aborted
@@ -39,62 +26,12 @@ def _stamp(at: float) -> str:
 
 
 def format_event(event: Event) -> str | None:
-    """One human line for an event (None: not worth a line)."""
+    """The human lines for an event, each ``time  who  text`` (None: not worth a line)."""
+    lines = event_lines(event, PLAIN)
+    if not lines:
+        return None
     t = _stamp(event.at)
-    match event:
-        case HostStateChanged(host=host, old=old, new=new, reason=reason, skipped=skipped):
-            extra = f"  {reason}" if reason else ""
-            mark = " (skipped)" if skipped and new is not old else ""
-            if old is new:
-                return f"{t}  {host:<16} {new.value}{mark}{extra}"
-            return f"{t}  {host:<16} {old.value} → {new.value}{mark}{extra}"
-        case RollStateChanged(old=old, new=new, reason=reason, automatic=automatic):
-            how = " (automatic)" if automatic else ""
-            return f"{t}  ROLL             {old.value} → {new.value.upper()}{how}{': ' + reason if reason else ''}"
-        case SliceStarted(index=index, hosts=hosts, canary=canary, reason=reason):
-            kind = "canary slice" if canary else "slice"
-            return f"{t}  SLICE {index + 1:<10} {kind} of {len(hosts)}: {', '.join(hosts)}  ({reason})"
-        case SliceFinished(index=index, duration=duration):
-            return f"{t}  SLICE {index + 1:<10} finished in {duration:.1f}s"
-        case CheckRan(host=host, check=check, phase=phase, ok=ok, output=output, attempts=attempts):
-            who = host or "SERVICE"
-            verdict = "✔ pass" if ok else "✘ FAIL"
-            tail = ""
-            if not ok and output:
-                tail = "  " + output.strip().splitlines()[-1][:160]
-            tries = f" after {attempts} attempts" if attempts > 1 else ""
-            return f"{t}  {who:<16} check {check} ({phase}): {verdict}{tries}{tail}"
-        case FindingsReported(host=host, phase=phase, findings=findings):
-            lines = [
-                f"{t}  {host:<16} finding ({phase}) [{f.severity}] {f.kind}: {f.message}" for f in findings
-            ]
-            return "\n".join(lines)
-        case BudgetHeld(budget=budget, limit=limit, holders=holders):
-            return f"{t}  BUDGET           {budget}: {len(holders)}/{limit} held by {', '.join(holders)}"
-        case WindowWait(reason=reason, until=until):
-            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(until)) if until else "never"
-            return f"{t}  WINDOW           waiting: {reason}; next window opens {when}"
-        case OperatorAction(action=action, host=host, who=who, why=why):
-            target = f" {host}" if host else ""
-            return f"{t}  OPERATOR         {who}: {action}{target}{' — ' + why if why else ''}"
-        case LogLine(message=message, host=host, level=level):
-            who = host or "-"
-            return f"{t}  {who:<16} {level.upper() + ': ' if level != 'info' else ''}{message}"
-        case RollFinished(
-            state=state,
-            rebooted=rebooted,
-            failed=failed,
-            skipped=skipped,
-            untouched=untouched,
-            reason=reason,
-            duration=duration,
-        ):
-            return (
-                f"{t}  FINISHED         {state.value.upper()} in {duration:.1f}s: {len(rebooted)} rebooted, "
-                f"{len(failed)} failed{' ' + str(list(failed)) if failed else ''}, {len(skipped)} skipped, "
-                f"{len(untouched)} untouched{'  — ' + reason if reason else ''}"
-            )
-    return None
+    return "\n".join(f"{t}  {line.who:<16} {line.text}{line.inline}" for line in lines)
 
 
 class HeadlessPrinter:

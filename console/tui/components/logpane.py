@@ -16,27 +16,13 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widget import Widget
 
+from console.eventtext import Words, event_lines
 from console.model.durations import format_duration
-from console.model.events import (
-    BudgetHeld,
-    CheckRan,
-    Event,
-    FindingsReported,
-    HostStateChanged,
-    LogLine,
-    OperatorAction,
-    RollFinished,
-    RollState,
-    RollStateChanged,
-    SliceFinished,
-    SliceStarted,
-)
-from console.model.findings import Severity
+from console.model.events import Event, HostState, RollState, WindowWait
 from console.tui.components.themes import ConsoleTheme
-from console.tui.components.vocab import HOST_GLYPHS, Clock, ellipsize, roll_label
+from console.tui.components.vocab import Clock, ellipsize, host_label, roll_label
 
 MAX_LINES = 5000
-OUTPUT_LINES = 8  # lines of a failed check's output shown in the log (all of it is in the host detail)
 LINE_CHARS = 400
 
 
@@ -48,97 +34,44 @@ class LogEntry:
     level: str = "info"  # info, ok, warn, error
 
 
+class LogWords(Words):
+    """The log pane's words: each state with its glyph, compact durations, every skip marked, and a short
+    last line (the banner says the rest)."""
+
+    marks_every_skip = True
+    finish_in_full = False
+
+    def host_state(self, state: HostState) -> str:
+        return host_label(state)
+
+    def roll_change(self, old: RollState, new: RollState) -> str:
+        return roll_label(new)
+
+    def duration(self, seconds: float) -> str:
+        return format_duration(seconds)
+
+    def log_level(self, level: str) -> str:
+        return {"warn": "WARN ", "error": "ERROR "}.get(level, "")
+
+
+LOG_WORDS = LogWords()
+
+
 def entries_for(event: Event) -> list[LogEntry]:
-    """The log lines one event deserves (none for events not worth a line)."""
-    at = event.at
-    match event:
-        case HostStateChanged(host=host, old=old, new=new, reason=reason, skipped=skipped):
-            tail = f"  {reason}" if reason else ""
-            mark = " (skipped)" if skipped else ""
-            level = "error" if new.problem and old is not new else "info"
-            if old is new:
-                return [
-                    LogEntry(
-                        at, host, f"{HOST_GLYPHS[new]} {new.value}{mark}{tail}", "warn" if skipped else "info"
-                    )
-                ]
-            return [LogEntry(at, host, f"{old.value} → {HOST_GLYPHS[new]} {new.value}{mark}{tail}", level)]
-        case RollStateChanged(new=new, reason=reason, automatic=automatic):
-            how = " (automatic)" if automatic else ""
-            level = "warn" if new in (RollState.PAUSING, RollState.PAUSED, RollState.ABORTING) else "info"
-            if new is RollState.ABORTED or (automatic and new is RollState.PAUSING):
-                level = "error"
-            return [
-                LogEntry(at, None, f"ROLL {roll_label(new)}{how}{': ' + reason if reason else ''}", level)
-            ]
-        case SliceStarted(index=index, hosts=hosts, canary=canary, reason=reason):
-            kind = "canary slice" if canary else "slice"
-            return [
-                LogEntry(
-                    at, None, f"SLICE {index + 1} {kind} of {len(hosts)}: {', '.join(hosts)}  ({reason})"
-                )
-            ]
-        case SliceFinished(index=index, duration=duration):
-            return [LogEntry(at, None, f"SLICE {index + 1} finished in {format_duration(duration)}")]
-        case CheckRan(host=host, check=check, phase=phase, ok=ok, output=output, attempts=attempts):
-            tries = f" after {attempts} attempts" if attempts > 1 else ""
-            verdict = "✔ pass" if ok else "✘ FAIL"
-            out = [LogEntry(at, host, f"check {check} ({phase}): {verdict}{tries}", "ok" if ok else "error")]
-            if not ok and output.strip():
-                lines = output.strip().splitlines()
-                if len(lines) > OUTPUT_LINES:
-                    out.append(
-                        LogEntry(None, host, f"  … {len(lines) - OUTPUT_LINES} earlier line(s)", "error")
-                    )
-                    lines = lines[-OUTPUT_LINES:]
-                out.extend(
-                    LogEntry(None, host, "  │ " + ellipsize(line, LINE_CHARS), "error") for line in lines
-                )
-            return out
-        case FindingsReported(host=host, phase=phase, findings=findings):
-            out = []
-            for f in findings:
-                level = "error" if f.severity is Severity.BLOCK else "warn"
-                out.append(
-                    LogEntry(
-                        at,
-                        host,
-                        f"finding ({phase}) [{f.severity}] {f.kind}: {f.message}",
-                        level,
-                    )
-                )
-                evidence = f.evidence.strip().splitlines()[:4]
-                out.extend(
-                    LogEntry(None, host, "  │ " + ellipsize(line, LINE_CHARS), level) for line in evidence
-                )
-            return out
-        case BudgetHeld(budget=budget, limit=limit, holders=holders):
-            return [
-                LogEntry(
-                    at, None, f"BUDGET {budget}: {len(holders)}/{limit} held by {', '.join(holders)}", "warn"
-                )
-            ]
-        case OperatorAction(action=action, host=host, who=who, why=why):
-            target = f" {host}" if host else ""
-            return [
-                LogEntry(at, host, f"OPERATOR {who}: {action}{target}{' — ' + why if why else ''}", "warn")
-            ]
-        case LogLine(message=message, host=host, level=level):
-            prefix = {"warn": "WARN ", "error": "ERROR "}.get(level, "")
-            return [LogEntry(at, host, prefix + message, level if level in ("warn", "error") else "info")]
-        case RollFinished(
-            state=state, rebooted=rebooted, failed=failed, skipped=skipped, untouched=untouched
-        ):
-            return [
-                LogEntry(
-                    at,
-                    None,
-                    f"FINISHED {state.value.upper()}: {len(rebooted)} rebooted, {len(failed)} failed, "
-                    f"{len(skipped)} skipped, {len(untouched)} untouched",
-                    "ok" if state is RollState.COMPLETE else "warn",
-                )
-            ]
-    return []
+    """The log lines one event deserves (none for events not worth a line). A wait for the maintenance
+    window is not one: the header and the banner say it while it lasts."""
+    if isinstance(event, WindowWait):
+        return []
+    out: list[LogEntry] = []
+    for line in event_lines(event, LOG_WORDS):
+        text = f"{line.who} {line.text}" if line.headed else line.text
+        out.append(LogEntry(event.at, line.host, text, line.level))
+        if line.hidden:
+            out.append(LogEntry(None, line.host, f"  … {line.hidden} earlier line(s)", line.level))
+        out.extend(
+            LogEntry(None, line.host, "  │ " + ellipsize(d, LINE_CHARS), line.level) for d in line.detail
+        )
+    return out
 
 
 class LogPane(ScrollView):
