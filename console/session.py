@@ -20,7 +20,9 @@ from pathlib import Path
 from types import TracebackType
 
 from console.engine.facade import Engine
-from console.journal.store import Journal, RollLock, RollRecord, inventory_key, whoami
+from console.journal.lock import RollLock
+from console.journal.records import RollRecord
+from console.journal.store import Journal, inventory_key, whoami
 from console.load.native import load_inventory
 from console.model.errors import UsageError
 from console.model.events import RollState

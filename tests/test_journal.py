@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from console.journal.store import HostRecord, Journal
+from console.journal.records import HostRecord
+from console.journal.store import Journal
 from console.model.events import HostState, RollState
 from tests.killtrial import ROOT, SLOWROLL, SimProcess, random_kill_moments, run_trial
 from tests.simlab import fleet_yaml, sim_roll

@@ -7,7 +7,8 @@ import json
 import time
 from typing import Any
 
-from console.journal.store import Journal, RollRecord
+from console.journal.records import RollRecord
+from console.journal.store import Journal
 
 REHEARSALS_SHOWN = 10
 

@@ -8,7 +8,8 @@ import sys
 
 from console.cli.face import Face, exit_if_terminal_gone
 from console.cli.inventory import load_any_inventory, warn
-from console.journal.store import RollRecord, inventory_diff, policy_diff
+from console.journal.diffs import inventory_diff, policy_diff
+from console.journal.records import RollRecord
 from console.load.redact import redact_secrets
 from console.model.errors import UsageError
 from console.model.events import RollState

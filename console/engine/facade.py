@@ -28,7 +28,7 @@ from console.engine.hostrun import HostRun
 from console.engine.recovery import Recovery
 from console.engine.scheduler import Scheduler
 from console.engine.watch import Watch
-from console.journal.store import HostRecord
+from console.journal.records import HostRecord
 from console.model.budgets import order_hosts, ramp_size
 from console.model.events import (
     PROBLEMS,

@@ -18,7 +18,7 @@ from console.engine.cycle import Cycle
 from console.engine.hostio import HostIO
 from console.engine.hostrun import HostProblem, HostRun
 from console.engine.watch import Watch
-from console.journal.store import HostRecord
+from console.journal.records import HostRecord
 from console.model.events import COMMITTED, PROBLEMS, HostState, RollState
 from console.model.findings import Finding
 from console.remote.facts import Facts

@@ -14,7 +14,8 @@ import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from console.journal.store import HostRecord, Journal, RollRecord
+from console.journal.records import HostRecord, RollRecord
+from console.journal.store import Journal
 from console.load.ansible import parse_ansible_inventory
 from console.load.native import parse_inventory
 from console.load.redact import redact_vars
