@@ -27,7 +27,8 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Input, Static
 
 from console.engine.availability import HOST_ACTIONS, ROLL_ACTIONS
-from console.engine.facade import Engine, EngineError, HostRun
+from console.engine.facade import Engine, EngineError
+from console.engine.hostrun import HostRun
 from console.model.budgets import plan
 from console.model.events import Event, HostStateChanged, RollFinished, RollState, RollStateChanged
 from console.tui.components.auditrunner import AuditRunner

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from console.drift.audit import FleetAudit
-from console.engine.facade import Engine, HostRun
+from console.engine.facade import Engine
+from console.engine.hostrun import HostRun
 from console.model.durations import format_duration
 from console.model.findings import Finding, Severity
 from console.tui.components.marks import SEVERITY_GLYPH, severity_label, tile_mark, worst

@@ -24,7 +24,8 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from console.engine.facade import Engine, HostRun
+from console.engine.facade import Engine
+from console.engine.hostrun import HostRun
 from console.model.events import Event, FindingsReported, HostState
 from console.model.findings import Severity
 from console.tui.components.marks import DENSE_GLYPH, SEVERITY_GLYPH, severity_style, tile_mark

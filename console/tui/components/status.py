@@ -13,7 +13,8 @@ from operator import attrgetter
 from rich.style import Style
 from rich.text import Text
 
-from console.engine.facade import Engine, HostRun
+from console.engine.facade import Engine
+from console.engine.hostrun import HostRun
 from console.model.events import IN_FLIGHT, HostState, RollState
 from console.tui.components.maintenance import window_status
 from console.tui.components.themes import ConsoleTheme

@@ -13,7 +13,8 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Static
 
-from console.engine.facade import Engine, HostRun
+from console.engine.facade import Engine
+from console.engine.hostrun import HostRun
 from console.model.durations import format_duration
 from console.model.events import HostState
 from console.remote.facts import Facts
