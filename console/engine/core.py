@@ -103,8 +103,7 @@ class Core:
         # What max_reboots_per_hour and min_slice_gap count (this process's monotonic clock).
         self.reboot_times: collections.deque[float] = collections.deque()
         self.last_slice_end: float | None = None
-        self.changed = Notifier()  # wakes on every event
-        self.resumed = Notifier()  # wakes on resume and abort
+        self.changed = Notifier()  # wakes on every event (and so on every command)
         self._subscribers: list[Subscriber] = []
         self._background: set[asyncio.Task[Any]] = set()
 

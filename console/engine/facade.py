@@ -127,7 +127,6 @@ class Engine(Core):
         self._action("resume", who=who, why=why)
         self.auto_paused = False
         self.set_roll(RollState.RUNNING, f"resumed by {who or self.operator}")
-        self.resumed.notify()
 
     def abort(self, *, who: str | None = None, why: str = "") -> None:
         if self.state.final or self.state in (RollState.ABORTING,):
@@ -136,7 +135,6 @@ class Engine(Core):
         reason = why or f"aborted by {who or self.operator}"
         self.set_roll(RollState.ABORTING, reason)
         self.settle()
-        self.resumed.notify()
 
     def skip(self, name: str, *, who: str | None = None, why: str = "") -> None:
         run = self._run_for(name)
