@@ -8,6 +8,7 @@ from pathlib import Path
 
 from console.model.events import FindingsReported, HostState, HostStateChanged
 from console.tui.components.grid import TILES_PER_TICK
+from console.tui.components.tiles import counts_of, marks_of
 from console.tui.components.vocab import HOST_GLYPHS
 from tests.tui.scenes import T0, big_app, stage_detail_host
 
@@ -77,8 +78,8 @@ async def test_group_lines_keep_count_through_a_storm(tmp_path: Path) -> None:
                 app.handle_engine_event(HostStateChanged(T0, name, old, run.state, "storm"))
             grid.tick()
             for group, members in grid._groups:
-                states, marks = grid.group_tally(group)
-                assert {s: n for s, n in states.items() if n} == grid.counts_of(members)
-                assert {m: n for m, n in marks.items() if n} == grid.marks_of(members)
+                states, marks = grid.tallies.of(group)
+                assert {s: n for s, n in states.items() if n} == counts_of(grid.engine, members)
+                assert {m: n for m, n in marks.items() if n} == marks_of(grid.engine, members)
                 marked += sum(marks.values())
         assert marked  # the marks were counted too, not only the states

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import ClassVar
 
 from rich.segment import Segment
@@ -10,17 +11,18 @@ from textual import events
 from textual.binding import Binding, BindingType
 from textual.geometry import Size
 from textual.message import Message
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from console.model.findings import Severity
 from console.tui.components.auditlines import HostLine
+from console.tui.components.linelist import LineList
 from console.tui.components.marks import severity_style
 from console.tui.components.themes import ConsoleTheme
 
 
-class AuditList(ScrollView, can_focus=True):
-    """Lines of the audit; a cursor over host lines; enter opens the host."""
+class AuditList(LineList, can_focus=True):
+    """Lines of the audit; a cursor over host lines; enter opens the host. A line's key in the line cache
+    is what it says and whether the cursor is on it: a line the next build makes again is not redrawn."""
 
     DEFAULT_CSS = """
     AuditList {
@@ -52,7 +54,6 @@ class AuditList(ScrollView, can_focus=True):
         self.console_theme = theme
         self.lines: list[HostLine] = []
         self.cursor = 0  # an index into lines (always a host line when there is one)
-        self._cache: dict[int, Strip] = {}
 
     @property
     def cursor_host(self) -> str | None:
@@ -64,7 +65,6 @@ class AuditList(ScrollView, can_focus=True):
         """New content; the cursor stays on the same host (its first line) where it can."""
         keep = self.cursor_host
         self.lines = lines
-        self._cache.clear()
         index = None
         if keep is not None:
             index = next((i for i, ln in enumerate(lines) if ln.host == keep), None)
@@ -76,7 +76,7 @@ class AuditList(ScrollView, can_focus=True):
 
     def set_console_theme(self, theme: ConsoleTheme) -> None:
         self.console_theme = theme
-        self._cache.clear()
+        self.forget_lines()
         self.refresh()
 
     def _nearest_host(self, start: int, step: int) -> int | None:
@@ -93,17 +93,9 @@ class AuditList(ScrollView, can_focus=True):
         return None
 
     def _move_to(self, index: int) -> None:
-        old = self.cursor
         self.cursor = index
-        self._cache.pop(old, None)
-        self._cache.pop(index, None)
         self.refresh()
-        height = max(1, self.scrollable_content_region.height)
-        y = self.scroll_offset.y
-        if index < y:
-            self.scroll_to(y=index, animate=False, immediate=True)
-        elif index >= y + height:
-            self.scroll_to(y=index - height + 1, animate=False, immediate=True)
+        self.scroll_to_show(index)
 
     def action_move(self, step: int) -> None:
         host = self.cursor_host
@@ -157,19 +149,18 @@ class AuditList(ScrollView, can_focus=True):
             "ok": Style(bold=True, color=theme.ui.get("success")),
         }
 
-    def render_line(self, y: int) -> Strip:
-        index = self.scroll_offset.y + y
-        width = self.scrollable_content_region.width or self.size.width
-        base = self.rich_style
-        if index >= len(self.lines):
-            return Strip.blank(width, base)
-        strip = self._cache.get(index)
-        if strip is None:
-            strip = self._render(index, width, base)
-            self._cache[index] = strip
-        return strip
+    @property
+    def line_count(self) -> int:
+        return len(self.lines)
 
-    def _render(self, index: int, width: int, base: Style) -> Strip:
+    @property
+    def line_width(self) -> int:
+        return self.scrollable_content_region.width or self.size.width
+
+    def line_key(self, index: int) -> Hashable:
+        return self.lines[index], index == self.cursor
+
+    def draw_line(self, index: int, width: int, base: Style) -> Strip:
         line = self.lines[index]
         styles = self._styles()
         here = index == self.cursor and line.host is not None

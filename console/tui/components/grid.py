@@ -2,37 +2,30 @@
 
 Thousands of hosts stay cheap: the layout (which host sits on which row) is computed only when the width,
 height, filter or density changes; a frame renders only the visible rows, and the app refreshes the grid at
-most ~10 times a second however many events arrive (``mark_dirty`` + ``tick``).
-
-A tile is ``[lead] glyph [name][mark] [trail]``; the cursor is shown by brackets (``[● web-01]``) and a
-tint, never by colour alone. The mark is the host's most severe drift finding (``▲`` warn, ``■`` block; see
-``marks.py``), right after its name; dense tiles draw it small in their lead column.
+most ~10 times a second however many events arrive (``mark_dirty`` + ``tick``). How a row looks is
+``tiles.py``'s business.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Literal
 
-from rich.segment import Segment
 from rich.style import Style
 from textual import events
 from textual.binding import Binding
 from textual.geometry import Size
 from textual.message import Message
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from console.engine.facade import Engine
 from console.engine.hostrun import HostRun
 from console.model.events import Event, FindingsReported, HostState
-from console.model.findings import Severity
-from console.tui.components.marks import DENSE_GLYPH, SEVERITY_GLYPH, severity_style, tile_mark
+from console.tui.components.linelist import LineList
 from console.tui.components.themes import ConsoleTheme
-from console.tui.components.vocab import HOST_GLYPHS, HOST_ORDER, ellipsize
+from console.tui.components.tiles import Density, GroupTallies, counts_of, group_line, marks_of, tile_row
 
-Density = Literal["auto", "names", "glyphs", "dense"]
 DENSITIES: tuple[Density, ...] = ("auto", "names", "glyphs", "dense")
 NO_GROUP = "(no group)"
 MAX_NAME = 24
@@ -46,8 +39,11 @@ class _Row:
     hosts: tuple[str, ...] = ()
 
 
-class FleetGrid(ScrollView, can_focus=True):
-    """Every host as a tile; arrows / hjkl move the cursor; enter opens the host."""
+class FleetGrid(LineList, can_focus=True):
+    """Every host as a tile; arrows / hjkl move the cursor; enter opens the host.
+
+    A row's key in the line cache is its place: a row is forgotten whenever a host on it (or, for a group
+    line, in its group) changes, or the cursor comes or goes, and the layout forgets them all."""
 
     DEFAULT_CSS = """
     FleetGrid {
@@ -92,11 +88,7 @@ class FleetGrid(ScrollView, can_focus=True):
             groups.setdefault(h.groups[0] if h.groups else NO_GROUP, []).append(h.name)
         self._groups: list[tuple[str, list[str]]] = [(g, m) for g, m in groups.items() if m]
         self._order: list[str] = [h for _, members in self._groups for h in members]
-        self._group_of: dict[str, str] = {h: g for g, members in self._groups for h in members}
-        # Each group line's counts (by state, by drift mark), kept up to date from the hosts marked dirty
-        # rather than counted on every redraw (5,000 members: 3-5 ms a frame under a storm of events).
-        self._tallies: dict[str, tuple[dict[HostState, int], dict[Severity, int]]] = {}
-        self._counted: dict[str, tuple[HostState, Severity | None]] = {}  # what the tallies hold per host
+        self.tallies = GroupTallies(engine, self._groups)
         self._name_width = min(MAX_NAME, max((len(n) for n in self._order), default=4))
         self._filter: Callable[[HostRun], bool] | None = None
         self.filter_text = ""
@@ -105,7 +97,6 @@ class FleetGrid(ScrollView, can_focus=True):
         self._rows: list[_Row] = []
         self._pos: dict[str, tuple[int, int]] = {}
         self._visible: list[str] = []
-        self._cache: dict[int, Strip] = {}
         self._layout_key: tuple[object, ...] | None = None
         self._dirty = True
         self._dirty_all = True
@@ -194,15 +185,15 @@ class FleetGrid(ScrollView, can_focus=True):
         bottom = top + self.size.height
         stale = self._stale
         if everything:  # the app's once-a-second safety net: every row, at the same pace
-            self._cache.clear()
-            self._tallies.clear()  # counted afresh when their lines are drawn
+            self.forget_lines()
+            self.tallies.clear()  # counted afresh when their lines are drawn
             stale.update(dict.fromkeys(range(top, min(bottom, len(self._rows)))))
-        self._recount(hosts)
+        self.tallies.recount(hosts)
         for name in hosts:
             where = self._pos.get(name)
             if where is not None:
                 for row in (where[0], self._group_row[self._rows[where[0]].group]):
-                    self._cache.pop(row, None)  # whatever draws it next draws it as it is now
+                    self.forget_line(row)  # whatever draws it next draws it as it is now
                     if top <= row < bottom:
                         stale[row] = None
         budget = max(4, TILES_PER_TICK // max(1, self._per_row))
@@ -215,9 +206,9 @@ class FleetGrid(ScrollView, can_focus=True):
         return True
 
     def refresh_all(self) -> None:
-        self._cache.clear()
+        self.forget_lines()
         self._stale.clear()
-        self._tallies.clear()
+        self.tallies.clear()
         self._dirty = False
         self.refresh()
 
@@ -283,7 +274,7 @@ class FleetGrid(ScrollView, can_focus=True):
             if row.kind == "tiles":
                 for x, host in enumerate(row.hosts):
                     self._pos[host] = (y, x)
-        self._cache.clear()
+        self.forget_lines()
         self.virtual_size = Size(width, len(rows))
 
     def on_resize(self, event: events.Resize) -> None:
@@ -303,7 +294,7 @@ class FleetGrid(ScrollView, can_focus=True):
             for name in (old, host):
                 if name in self._pos:
                     row = self._pos[name][0]
-                    self._cache.pop(row, None)
+                    self.forget_line(row)
                     self.refresh_line(row)
             self._scroll_to_cursor()
         self.post_message(self.CursorMoved(host, by_operator))
@@ -320,13 +311,7 @@ class FleetGrid(ScrollView, can_focus=True):
         if self.cursor not in self._pos:
             return
         row = self._pos[self.cursor][0]
-        top = row - 1 if row > 0 and self._rows[row - 1].kind == "group" else row
-        height = max(1, self.scrollable_content_region.height)
-        y = self.scroll_offset.y
-        if top < y:
-            self.scroll_to(y=top, animate=False, immediate=True)
-        elif row >= y + height:
-            self.scroll_to(y=row - height + 1, animate=False, immediate=True)
+        self.scroll_to_show(row, top=row - 1 if row > 0 and self._rows[row - 1].kind == "group" else row)
 
     def action_move(self, dx: int, dy: int) -> None:
         self._ensure_layout()
@@ -373,144 +358,44 @@ class FleetGrid(ScrollView, can_focus=True):
     # ------------------------------------------------------------------------------------------------
     # Drawing
 
-    def _tile_key(self, run: HostRun) -> tuple[HostState, Severity | None]:
-        return run.state, (tile_mark(run.findings) if run.findings else None)
+    @property
+    def line_count(self) -> int:
+        return len(self._rows)
 
-    def _recount(self, hosts: Iterable[str]) -> None:
-        """Move ``hosts`` (they may have changed) to their current state and mark in the group tallies."""
-        runs = self.engine.hosts
-        for name in hosts:
-            tally = self._tallies.get(self._group_of.get(name, ""))
-            if tally is None:
-                continue
-            old, new = self._counted[name], self._tile_key(runs[name])
-            if old == new:
-                continue
-            self._counted[name] = new
-            for counts, before, after in ((tally[0], old[0], new[0]), (tally[1], old[1], new[1])):
-                if before is not None:
-                    counts[before] -= 1
-                if after is not None:
-                    counts[after] = counts.get(after, 0) + 1
-
-    def group_tally(self, group: str) -> tuple[dict[HostState, int], dict[Severity, int]]:
-        """Every member of ``group`` by state and by drift mark (zero counts may be left in)."""
-        tally = self._tallies.get(group)
-        if tally is None:
-            states: dict[HostState, int] = {}
-            marks: dict[Severity, int] = {}
-            runs = self.engine.hosts
-            counted = self._counted
-            for name in next(m for g, m in self._groups if g == group):
-                key = counted[name] = self._tile_key(runs[name])
-                states[key[0]] = states.get(key[0], 0) + 1
-                if key[1] is not None:
-                    marks[key[1]] = marks.get(key[1], 0) + 1
-            tally = self._tallies[group] = (states, marks)
-        return tally
-
-    def counts_of(self, hosts: Iterable[str]) -> dict[HostState, int]:
-        out: dict[HostState, int] = {}
-        for name in hosts:
-            state = self.engine.hosts[name].state
-            out[state] = out.get(state, 0) + 1
-        return out
-
-    def marks_of(self, hosts: Iterable[str]) -> dict[Severity, int]:
-        """How many of ``hosts`` carry each drift mark."""
-        out: dict[Severity, int] = {}
-        runs = self.engine.hosts
-        for name in hosts:
-            findings = runs[name].findings
-            if findings:
-                mark = tile_mark(findings)
-                if mark is not None:
-                    out[mark] = out.get(mark, 0) + 1
-        return out
+    def line_key(self, index: int) -> Hashable:
+        return index
 
     def render_line(self, y: int) -> Strip:
         self._ensure_layout()
-        index = self.scroll_offset.y + y
-        width = self.size.width
-        base = self.rich_style
-        if index >= len(self._rows):
-            return Strip.blank(width, base)
-        strip = self._cache.get(index)
-        if strip is None:
-            strip = self._render_row(self._rows[index], base).adjust_cell_length(width, base)
-            self._cache[index] = strip
-        if self.cursor in self._pos and self._pos[self.cursor][0] == index:
+        strip = super().render_line(y)
+        if self.cursor in self._pos and self._pos[self.cursor][0] == self.scroll_offset.y + y:
             self.rendered_cursor = self.cursor
         return strip
 
-    def _render_row(self, row: _Row, base: Style) -> Strip:
+    def draw_line(self, index: int, width: int, base: Style) -> Strip:
+        row = self._rows[index]
         theme = self.console_theme
         if row.kind == "group":
+            members = next((len(m) for g, m in self._groups if g == row.group), len(row.hosts))
             if self._filter is None:  # every member is on the line
-                counts, marks = self.group_tally(row.group)
+                tally = self.tallies.of(row.group)
             else:
-                counts, marks = self.counts_of(row.hosts), self.marks_of(row.hosts)
-            group_style = base + Style(color=theme.grid["group"], bold=True)
-            dim = base + Style(color=theme.grid["dim"])
-            total = len(row.hosts)
-            members = next((len(m) for g, m in self._groups if g == row.group), total)
-            size = f"{total} of {members}" if total != members else f"{total}"
-            segs = [Segment(f" {row.group} ", group_style), Segment(f"({size})", dim)]
-            for state in HOST_ORDER:
-                n = counts.get(state, 0)
-                if n:
-                    segs.append(Segment("  ", base))
-                    segs.append(Segment(HOST_GLYPHS[state], base + theme.state_style(state)))
-                    segs.append(Segment(f" {n} {state.value}", dim))
-            if any(marks.values()):
-                segs.append(Segment("   drift", dim))
-                for sev, word in ((Severity.BLOCK, "block"), (Severity.WARN, "warn")):
-                    if marks.get(sev):
-                        segs.append(Segment("  ", base))
-                        segs.append(Segment(SEVERITY_GLYPH[sev], base + severity_style(sev, theme)))
-                        segs.append(Segment(f" {marks[sev]} {word}", dim))
-            return Strip(segs)
-        density = self.effective_density
-        cursor_bg = Style(bgcolor=theme.grid["cursor"])
-        bracket = base + Style(color=theme.ui.get("accent", theme.ui["primary"]), bold=True) + cursor_bg
-        key = (theme.name, base)
-        styles = self._styles.get(key)
-        if styles is None:
-            styles = {st: base + theme.state_style(st) for st in HostState}
-            self._styles = {key: styles}
-        segs = []
-        hosts = self.engine.hosts
-        width = self._name_width
-        for name in row.hosts:
-            run = hosts[name]
-            state = run.state
-            style = styles[state]
-            here = name == self.cursor
-            glyph = HOST_GLYPHS[state]
-            mark = tile_mark(run.findings) if run.findings else None
-            if density == "dense":
-                if here:
-                    segs.append(Segment("▸", bracket))
-                elif mark is not None:
-                    segs.append(Segment(DENSE_GLYPH[mark], base + severity_style(mark, theme)))
-                else:
-                    segs.append(Segment(" ", base))
-                segs.append(Segment(glyph, style + Style(underline=True) if here else style))
-                continue
-            label = glyph if density == "glyphs" else f"{glyph} {ellipsize(name, width):<{width}}"
-            if here:
-                segs.append(Segment("[", bracket))
-                segs.append(Segment(label, style + (Style(underline=True) if state.problem else cursor_bg)))
-            else:
-                segs.append(Segment(" ", base))
-                segs.append(Segment(label, style))
-            if mark is not None:
-                mark_style = base + severity_style(mark, theme)
-                segs.append(Segment(SEVERITY_GLYPH[mark], mark_style + cursor_bg if here else mark_style))
-                segs.append(Segment("]", bracket) if here else Segment(" ", base))
-            elif here:
-                segs.append(Segment("]", bracket))
-                segs.append(Segment(" ", base))
-            else:
-                segs.append(Segment("  ", base))
-        return Strip(segs)
+                tally = counts_of(self.engine, row.hosts), marks_of(self.engine, row.hosts)
+            strip = group_line(row.group, len(row.hosts), members, tally, theme, base)
+        else:
+            key = (theme.name, base)
+            styles = self._styles.get(key)
+            if styles is None:
+                styles = {st: base + theme.state_style(st) for st in HostState}
+                self._styles = {key: styles}
+            strip = tile_row(
+                row.hosts,
+                self.engine.hosts,
+                cursor=self.cursor,
+                density=self.effective_density,
+                name_width=self._name_width,
+                theme=theme,
+                base=base,
+                styles=styles,
+            )
+        return strip.adjust_cell_length(width, base)

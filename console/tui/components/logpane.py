@@ -7,18 +7,19 @@ Bounded in memory (a deque of ``MAX_LINES``); drawn with the line API; appends a
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Hashable
 from dataclasses import dataclass
 
 from rich.segment import Segment
 from rich.style import Style
 from textual.geometry import Size
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widget import Widget
 
 from console.eventtext import Words, event_lines
 from console.model.durations import format_duration
 from console.model.events import Event, HostState, RollState, WindowWait
+from console.tui.components.linelist import LineList
 from console.tui.components.themes import ConsoleTheme
 from console.tui.components.vocab import Clock, ellipsize, host_label, roll_label
 
@@ -68,14 +69,14 @@ def entries_for(event: Event) -> list[LogEntry]:
         out.append(LogEntry(event.at, line.host, text, line.level))
         if line.hidden:
             out.append(LogEntry(None, line.host, f"  … {line.hidden} earlier line(s)", line.level))
-        out.extend(
-            LogEntry(None, line.host, "  │ " + ellipsize(d, LINE_CHARS), line.level) for d in line.detail
-        )
+        for detail in line.detail:
+            out.append(LogEntry(None, line.host, "  │ " + ellipsize(detail, LINE_CHARS), line.level))
     return out
 
 
-class LogPane(ScrollView):
-    """The last ``MAX_LINES`` log lines, all hosts or one."""
+class LogPane(LineList):
+    """The last ``MAX_LINES`` log lines, all hosts or one. A line's key in the line cache is its entry (and
+    the room its text has): scrolling by a line redraws only the line that came in."""
 
     DEFAULT_CSS = """
     LogPane {
@@ -134,6 +135,7 @@ class LogPane(ScrollView):
 
     def set_console_theme(self, theme: ConsoleTheme) -> None:
         self.console_theme = theme
+        self.forget_lines()
         self.refresh()
 
     def _prefix_width(self) -> int:
@@ -165,18 +167,24 @@ class LogPane(ScrollView):
 
     # ------------------------------------------------------------------------------------------------
 
-    def render_line(self, y: int) -> Strip:
-        index = self.scroll_offset.y + y
-        width = self.size.width
-        base = self.rich_style
-        if index >= len(self._view):
-            if index == 0 and not self._view:
-                text = (
-                    f" nothing logged for {self.only_host} yet" if self.only_host else " nothing logged yet"
-                )
-                dim = base + Style(color=self.console_theme.grid["dim"], italic=True)
-                return Strip([Segment(text, dim)]).adjust_cell_length(width, base)
-            return Strip.blank(width, base)
+    @property
+    def line_count(self) -> int:
+        return len(self._view)
+
+    def _room(self, width: int) -> int:
+        return max(1, min(width, self.scrollable_content_region.width or width) - self._prefix_width())
+
+    def line_key(self, index: int) -> Hashable:
+        return self._view[index], self._room(self.line_width)
+
+    def draw_empty(self, index: int, width: int, base: Style) -> Strip:
+        if index == 0 and not self._view:
+            text = f" nothing logged for {self.only_host} yet" if self.only_host else " nothing logged yet"
+            dim = base + Style(color=self.console_theme.grid["dim"], italic=True)
+            return Strip([Segment(text, dim)]).adjust_cell_length(width, base)
+        return Strip.blank(width, base)
+
+    def draw_line(self, index: int, width: int, base: Style) -> Strip:
         entry = self._view[index]
         theme = self.console_theme
         dim = base + Style(color=theme.grid["dim"])
@@ -189,10 +197,9 @@ class LogPane(ScrollView):
             text_style = base + Style(color=theme.ui.get("success"))
         stamp = self.clock.stamp(entry.at) if entry.at is not None else ""
         who = ellipsize(entry.host or "·", self.host_width) if entry.at is not None else ""
-        room = max(1, min(width, self.scrollable_content_region.width or width) - self._prefix_width())
         segs = [
             Segment(f"{stamp:<8}  ", dim),
             Segment(f"{who:<{self.host_width}} ", base + Style(bold=entry.host is not None)),
-            Segment(ellipsize(entry.text, room), text_style),
+            Segment(ellipsize(entry.text, self._room(width)), text_style),
         ]
         return Strip(segs).adjust_cell_length(width, base)

@@ -9,6 +9,7 @@ of hosts; it is redrawn twice a second while it is open, the time axis running f
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import ClassVar, cast
 
 from rich.segment import Segment
@@ -18,7 +19,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.geometry import Size
 from textual.screen import Screen
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Static
 
@@ -39,6 +39,7 @@ from console.report.timeline import (
 )
 from console.tui.components.context import ConsoleContext
 from console.tui.components.keybar import KeyBar
+from console.tui.components.linelist import LineList
 from console.tui.components.status import Piece, pack
 from console.tui.components.themes import ConsoleTheme
 from console.tui.components.vocab import HOST_GLYPHS, ROLL_GLYPHS, Clock
@@ -149,8 +150,10 @@ def coloured(line: str, theme: ConsoleTheme, *, bars_from: int = 0) -> list[Segm
     return segments
 
 
-class TimelineView(ScrollView, can_focus=True):
-    """The rows, drawn with the line API: only those on screen, each by the report's renderer."""
+class TimelineView(LineList, can_focus=True):
+    """The rows, drawn with the line API: only those on screen, each by the report's renderer. Every
+    refresh moves the time axis (its end is now), so ``show`` forgets every drawn line; a line's key is
+    its place."""
 
     DEFAULT_CSS = """
     TimelineView {
@@ -166,7 +169,6 @@ class TimelineView(ScrollView, can_focus=True):
         self.start = 0.0
         self.end = 1.0
         self.name_width = 8
-        self._drawn: dict[int, Strip] = {}
 
     @property
     def draw_width(self) -> int:
@@ -178,25 +180,31 @@ class TimelineView(ScrollView, can_focus=True):
         at_end = self.scroll_y >= self.max_scroll_y and self.scroll_y > 0
         self.rows, self.start, self.end, self.name_width = rows, start, end, name_width
         self.console_theme = theme
-        self._drawn.clear()
+        self.forget_lines()
         self.virtual_size = Size(self.draw_width, len(rows))
         if at_end:
             self.scroll_end(animate=False)
         self.refresh()
 
-    def render_line(self, y: int) -> Strip:
-        index = self.scroll_offset.y + y
-        width = self.draw_width
-        if index >= len(self.rows):
-            return Strip.blank(width)
-        strip = self._drawn.get(index)
-        if strip is None:
-            (line,) = timeline_rows(
-                [self.rows[index]], width, start=self.start, end=self.end, name_width=self.name_width
-            )
-            strip = Strip(coloured(line, self.console_theme, bars_from=self.name_width + 2), width)
-            self._drawn[index] = strip
-        return strip
+    @property
+    def line_count(self) -> int:
+        return len(self.rows)
+
+    @property
+    def line_width(self) -> int:
+        return self.draw_width
+
+    def line_key(self, index: int) -> Hashable:
+        return index
+
+    def draw_empty(self, index: int, width: int, base: Style) -> Strip:
+        return Strip.blank(width)
+
+    def draw_line(self, index: int, width: int, base: Style) -> Strip:
+        (line,) = timeline_rows(
+            [self.rows[index]], width, start=self.start, end=self.end, name_width=self.name_width
+        )
+        return Strip(coloured(line, self.console_theme, bars_from=self.name_width + 2), width)
 
 
 class TimelineScreen(Screen[None]):
