@@ -8,7 +8,8 @@ from pathlib import Path
 from textual.widgets import Static
 
 from console.model.events import HostState, OperatorAction, RollState
-from console.tui.app import EXIT_COMPLETE, EXIT_OPERATOR, EXIT_STOPPED, SlowrollApp
+from console.tui.app import SlowrollApp
+from console.tui.quitting import EXIT_COMPLETE, EXIT_OPERATOR, EXIT_STOPPED
 from console.tui.screens.dialogs import AbortDialog, Acknowledge, Confirm
 from console.tui.screens.help import HelpScreen
 from console.tui.screens.hostdetail import HostDetail

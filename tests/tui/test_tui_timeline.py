@@ -8,7 +8,8 @@ from textual.pilot import Pilot
 
 from console.model.events import HostState, RollState
 from console.report.timeline import timeline_rows
-from console.tui.app import KEYS, SlowrollApp
+from console.tui.app import SlowrollApp
+from console.tui.keys import KEYS
 from console.tui.screens.help import help_text
 from console.tui.screens.timeline import HOSTS_MAX, TimelineScreen, TimelineView, host_rows, slice_rows
 from tests.tui.scenes import T0, console, frozen_clock, stage_running, staged_app, staged_engine
