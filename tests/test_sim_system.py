@@ -1,4 +1,4 @@
-"""console.sim.system: the simulated host's OS answers like real systemd 252, and drifts like one."""
+"""console.sim: the simulated host's OS answers like real systemd 252, and drifts like one."""
 
 from __future__ import annotations
 
@@ -25,7 +25,9 @@ from console.remote.facts import (
     parse_show,
 )
 from console.remote.result import CommandResult
-from console.sim.system import DRIFT_FAULTS, ExecResult, SimSystem
+from console.sim.faults import DRIFT_FAULTS, apply_drift_fault
+from console.sim.result import ExecResult
+from console.sim.system import SimSystem
 
 DEFAULT = DriftPolicy.default()
 T0 = 1_800_000_000.0
@@ -45,7 +47,7 @@ def make(
     clock = Clock()
     system = SimSystem("web-1", rng=random.Random(seed), clock=clock, services=services)
     for fault in faults:
-        system.apply_fault(fault)
+        apply_drift_fault(system, fault)
     return system, clock
 
 
@@ -247,7 +249,7 @@ def test_live_patch_and_taint_disappear_at_boot() -> None:
 def test_unknown_fault_is_an_error() -> None:
     system, _ = make()
     with pytest.raises(ValueError, match="unknown drift fault 'nope'"):
-        system.apply_fault("nope")
+        apply_drift_fault(system, "nope")
 
 
 # ---- the simulator against the real host

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from console.model.errors import UsageError
 from console.model.inventory import Inventory
-from console.sim.fleet import FAULT_HELP, FaultError, parse_faults
+from console.sim.faults import FAULT_HELP, FaultError, parse_faults
 
 
 def run(args: argparse.Namespace) -> int:

@@ -17,85 +17,22 @@ import socket
 import struct
 import time
 import urllib.parse
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import asyncssh
 
-from console.model.budgets import plan
 from console.model.host import Host
 from console.model.inventory import Inventory, SSHSettings
 from console.model.specs import CheckSpec
-from console.sim.system import DRIFT_FAULTS, ExecResult, SimSystem
+from console.sim.faults import DRIFT_FAULTS, apply_drift_fault
+from console.sim.result import ExecResult
+from console.sim.system import SimSystem
 
-ENGINE_FAULTS = frozenset(
-    {"never-returns", "slow-boot", "check-fails", "ssh-hangs", "flapping", "unhealthy", "new-host-key"}
-)
-ALL_FAULTS = ENGINE_FAULTS | DRIFT_FAULTS
-FAULT_HELP = {
-    "never-returns": "goes down at its reboot and never comes back",
-    "slow-boot": "comes back, but only after 1.5 × the policy's reboot_timeout",
-    "check-fails": "after its reboot, every health check fails",
-    "ssh-hangs": "after its reboot, accepts TCP but never sends an SSH banner",
-    "flapping": "after its reboot, health checks alternate between pass and fail",
-    "unhealthy": "its health checks fail already before its turn (it must not be rebooted)",
-    "new-host-key": "comes back from its reboot with a different SSH host key",
-    "hand-started-unit": "runs a service started by hand (not enabled): lost at the reboot",
-    "early-unit": "an enabled unit Requires= a unit that fails at boot: inactive after the reboot",
-    "live-patched": "running kernel is live-patched",
-    "kernel-pending": "a newer kernel is installed; it boots into it",
-    "stale-kernel": "a newer kernel is installed, but it boots the old one again",
-}
 PORT_LOW, PORT_HIGH = 20000, 32000  # below the ephemeral range, so a host can listen again after a reboot
 DEFAULT_BOOT_TIME = 8.0
-
-
-class FaultError(ValueError):
-    """A bad ``--fault`` argument; the message says what is accepted."""
-
-
-CHECK_FAULTS = frozenset({"check-fails", "flapping", "unhealthy"})  # they act on host checks
-
-
-def parse_faults(specs: Sequence[str], inventory: Inventory) -> dict[str, set[str]]:
-    """``KIND@HOST`` places a fault on a host; ``KIND`` alone on the first host after the canary slice."""
-    from console.model.errors import did_you_mean
-
-    names = [h.name for h in inventory.hosts]
-    out: dict[str, set[str]] = {}
-    for spec in specs:
-        kind, _, host = spec.partition("@")
-        kind = kind.strip()
-        if kind not in ALL_FAULTS:
-            raise FaultError(
-                f"unknown fault {kind!r}{did_you_mean(kind, ALL_FAULTS)}; known faults: "
-                + ", ".join(sorted(ALL_FAULTS))
-            )
-        if not host:
-            host = first_after_canaries(inventory)
-        elif host not in names:
-            raise FaultError(
-                f"--fault {spec}: no host named {host!r} in {inventory.path}{did_you_mean(host, names)}"
-            )
-        if kind in CHECK_FAULTS:
-            target = next(h for h in inventory.hosts if h.name == host)
-            if not any(not c.local for c in inventory.checks_for(target)):
-                raise FaultError(
-                    f"--fault {spec}: {host} has no health check run on the host in {inventory.path}, "
-                    f"so {kind!r} would change nothing (add a check to its group, or pick another host)"
-                )
-        out.setdefault(host, set()).add(kind)
-    return out
-
-
-def first_after_canaries(inventory: Inventory) -> str:
-    slices, _ = plan(inventory)
-    for s in slices:
-        if not s.canary:
-            return s.hosts[0]
-    return slices[0].hosts[0]
 
 
 @dataclass
@@ -179,7 +116,7 @@ class SimHost:
             services=spec.services,
         )
         for kind in spec.faults & DRIFT_FAULTS:
-            self.system.apply_fault(kind)
+            apply_drift_fault(self.system, kind)
         self.status = "down"  # up, down, hung, halted
         self.connections: set[asyncssh.SSHServerConnection] = set()
         self.acceptor: asyncssh.SSHAcceptor | None = None
