@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from console.load.native import load_inventory
+from console.model.errors import UsageError
 from console.model.inventory import Inventory
 from console.sim.fleet import SimFleet
 
@@ -29,8 +30,6 @@ def demo_inventory(workdir: Path, fleet: int | None = None) -> Inventory:
     text = demo_text()
     if fleet is not None:
         if fleet < 3:
-            from console.model.errors import UsageError
-
             raise UsageError(f"--fleet {fleet}: the demo needs at least 3 hosts (one per group)")
         data = yaml.safe_load(text)
         base = data["hosts"]
