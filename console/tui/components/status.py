@@ -119,7 +119,21 @@ def header_lines(
     quitting: bool = False,
     tally: Tally | None = None,
 ) -> list[Text]:
-    tally = tally or Tally(engine)
+    """The roll's state, name, slice, time and window on the first line; progress and budgets below."""
+    first = _state_line(engine, theme, clock, width, planned_slices, simulated, speed, quitting)
+    return [first, *_progress_lines(engine, theme, width, tally or Tally(engine))]
+
+
+def _state_line(
+    engine: Engine,
+    theme: ConsoleTheme,
+    clock: Clock,
+    width: int,
+    planned_slices: int,
+    simulated: bool,
+    speed: float,
+    quitting: bool,
+) -> Text:
     state = engine.state
     dim = Style(color=theme.grid["dim"])
     badge = Piece(f" {ROLL_GLYPHS[state]} {state.value.upper()} ", 100, theme.roll_style(state))
@@ -148,8 +162,11 @@ def header_lines(
     if simulated:
         sim_style = Style(bold=True, color=theme.ui["background"], bgcolor=theme.ui.get("accent"))
         pieces.append(Piece(f" SIMULATED ×{speed:g} ", 95, sim_style))
-    line1 = pack(pieces, width)
+    return pack(pieces, width)
 
+
+def _progress_lines(engine: Engine, theme: ConsoleTheme, width: int, tally: Tally) -> list[Text]:
+    dim = Style(color=theme.grid["dim"])
     total = len(engine.hosts)
     done = tally.done
     counts = f"{done}/{total} done"
@@ -167,7 +184,7 @@ def header_lines(
     pct = f"{(100 * done // total) if total else 0:>3}%"
     fixed = len(counts) + 2 + 2 + len(pct) + 2
     bar_room = width - fixed - budget_text.cell_len - 2
-    lines = [line1]
+    lines: list[Text] = []
     if bar_room >= 10:
         bar = progress_bar(done, total, min(40, bar_room))
         line2 = Text(no_wrap=True)

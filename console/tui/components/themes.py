@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import tomli_w
 from rich.style import Style
@@ -42,8 +42,6 @@ UI_KEYS = (
     "boost",
 )
 TOP_KEYS = ("name", "description", "dark", "based_on", "ui", "states", "roll", "grid")
-STATE_KEYS = tuple(s.value for s in HostState)
-ROLL_KEYS = tuple(s.value for s in RollState)
 GRID_KEYS = ("cursor", "group", "dim")
 SWATCH_KEYS = ("fg", "bg", "bold")
 
@@ -193,6 +191,97 @@ def _swatch(value: Any, where: str, base: Swatch | None) -> Swatch:
     raise ThemeError(f"{where}: expected a colour or a table {{fg, bg, bold}}, got {type(value).__name__}")
 
 
+def _header(data: dict[str, Any], source: str) -> tuple[str, bool, str]:
+    """The theme's name, whether it is dark, and its description."""
+    name = data.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise ThemeError(f'{source}: name: required, a word such as "night-shift"')
+    name = name.strip()
+    if not all(c.isalnum() or c in "-_" for c in name):
+        raise ThemeError(f"{source}: name: {name!r} may hold only letters, digits, '-' and '_'")
+    dark = data.get("dark", True)
+    if not isinstance(dark, bool):
+        raise ThemeError(f"{source}: dark: expected true or false")
+    description = data.get("description", "")
+    if not isinstance(description, str):
+        raise ThemeError(f"{source}: description: expected text")
+    return name, dark, description
+
+
+def _base(
+    data: dict[str, Any], source: str, known: Mapping[str, ConsoleTheme] | None, complete: bool, dark: bool
+) -> ConsoleTheme | None:
+    """The theme this one is built upon (None for a complete one)."""
+    if complete:
+        if "based_on" in data:
+            raise ThemeError(f"{source}: based_on: a shipped theme must be complete")
+        return None
+    known = known or {}
+    base_name = data.get("based_on", "dark" if dark else "light")
+    if not isinstance(base_name, str) or base_name not in known:
+        raise ThemeError(
+            f"{source}: based_on: no theme named {base_name!r}{did_you_mean(str(base_name), known)}; "
+            f"known: {', '.join(known)}"
+        )
+    return known[base_name]
+
+
+def _table(data: dict[str, Any], key: str, source: str) -> dict[str, Any]:
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        raise ThemeError(f"{source}: [{key}]: expected a table")
+    return value
+
+
+def _colours(
+    raw: dict[str, Any],
+    allowed: Iterable[str],
+    where: str,
+    base: Mapping[str, str] | None,
+    required: Iterable[str],
+) -> dict[str, str]:
+    """A table of colours (``[ui]``, ``[grid]``): the base's, with ``raw``'s on top."""
+    _unknown(raw, allowed, where)
+    out: dict[str, str] = dict(base) if base else {}
+    for key, value in raw.items():
+        out[key] = _colour(value, f"{where} {key}")
+    for key in required:
+        if key not in out:
+            raise ThemeError(f"{where} {key}: required")
+    return out
+
+
+def _variables(raw: dict[str, Any], source: str, base: Mapping[str, str] | None) -> dict[str, str]:
+    variables = dict(base) if base else {}
+    for key, value in raw.items():
+        if not isinstance(value, str):
+            raise ThemeError(f"{source}: [ui.variables] {key}: expected text")
+        variables[key] = value
+    return variables
+
+
+State = TypeVar("State", HostState, RollState)
+
+
+def _swatches(
+    raw: dict[str, Any], members: Iterable[State], where: str, base: Mapping[State, Swatch] | None
+) -> dict[State, Swatch]:
+    """A swatch for every host (or roll) state: ``raw``'s, or the base's."""
+    members = list(members)
+    _unknown(raw, (m.value for m in members), where)
+    out: dict[State, Swatch] = {}
+    for member in members:
+        if member.value in raw:
+            out[member] = _swatch(
+                raw[member.value], f"{where} {member.value}", base[member] if base else None
+            )
+        elif base is not None:
+            out[member] = base[member]
+        else:
+            raise ThemeError(f"{where} {member.value}: required")
+    return out
+
+
 def parse_theme(
     text: str, source: str, known: Mapping[str, ConsoleTheme] | None = None, *, complete: bool = False
 ) -> ConsoleTheme:
@@ -206,90 +295,25 @@ def parse_theme(
     except tomllib.TOMLDecodeError as exc:
         raise ThemeError(f"{source}: not valid TOML: {exc}") from None
     _unknown(data, TOP_KEYS, source)
-    name = data.get("name")
-    if not isinstance(name, str) or not name.strip():
-        raise ThemeError(f'{source}: name: required, a word such as "night-shift"')
-    name = name.strip()
-    if not all(c.isalnum() or c in "-_" for c in name):
-        raise ThemeError(f"{source}: name: {name!r} may hold only letters, digits, '-' and '_'")
-    dark = data.get("dark", True)
-    if not isinstance(dark, bool):
-        raise ThemeError(f"{source}: dark: expected true or false")
-    description = data.get("description", "")
-    if not isinstance(description, str):
-        raise ThemeError(f"{source}: description: expected text")
-
-    base: ConsoleTheme | None = None
-    if not complete:
-        known = known or {}
-        base_name = data.get("based_on", "dark" if dark else "light")
-        if not isinstance(base_name, str) or base_name not in known:
-            raise ThemeError(
-                f"{source}: based_on: no theme named {base_name!r}{did_you_mean(str(base_name), known)}; "
-                f"known: {', '.join(known)}"
-            )
-        base = known[base_name]
-    elif "based_on" in data:
-        raise ThemeError(f"{source}: based_on: a shipped theme must be complete")
-
-    def table(key: str) -> dict[str, Any]:
-        value = data.get(key, {})
-        if not isinstance(value, dict):
-            raise ThemeError(f"{source}: [{key}]: expected a table")
-        return value
-
-    ui_raw = table("ui")
+    name, dark, description = _header(data, source)
+    base = _base(data, source, known, complete, dark)
+    ui_raw = _table(data, "ui", source)
     variables_raw = ui_raw.pop("variables", {})
     if not isinstance(variables_raw, dict):
         raise ThemeError(f"{source}: [ui.variables]: expected a table")
-    _unknown(ui_raw, UI_KEYS, f"{source}: [ui]")
-    ui: dict[str, str] = dict(base.ui) if base else {}
-    for key, value in ui_raw.items():
-        ui[key] = _colour(value, f"{source}: [ui] {key}")
-    for key in ("primary", "foreground", "background"):
-        if key not in ui:
-            raise ThemeError(f"{source}: [ui] {key}: required")
-    variables = dict(base.variables) if base else {}
-    for key, value in variables_raw.items():
-        if not isinstance(value, str):
-            raise ThemeError(f"{source}: [ui.variables] {key}: expected text")
-        variables[key] = value
-
-    states_raw = table("states")
-    _unknown(states_raw, STATE_KEYS, f"{source}: [states]")
-    states: dict[HostState, Swatch] = {}
-    for st in HostState:
-        if st.value in states_raw:
-            states[st] = _swatch(
-                states_raw[st.value], f"{source}: [states] {st.value}", base.states[st] if base else None
-            )
-        elif base is not None:
-            states[st] = base.states[st]
-        else:
-            raise ThemeError(f"{source}: [states] {st.value}: required")
-
-    roll_raw = table("roll")
-    _unknown(roll_raw, ROLL_KEYS, f"{source}: [roll]")
-    roll: dict[RollState, Swatch] = {}
-    for rs in RollState:
-        if rs.value in roll_raw:
-            roll[rs] = _swatch(
-                roll_raw[rs.value], f"{source}: [roll] {rs.value}", base.roll[rs] if base else None
-            )
-        elif base is not None:
-            roll[rs] = base.roll[rs]
-        else:
-            raise ThemeError(f"{source}: [roll] {rs.value}: required")
-
-    grid_raw = table("grid")
-    _unknown(grid_raw, GRID_KEYS, f"{source}: [grid]")
-    grid: dict[str, str] = dict(base.grid) if base else {}
-    for key, value in grid_raw.items():
-        grid[key] = _colour(value, f"{source}: [grid] {key}")
-    for key in GRID_KEYS:
-        if key not in grid:
-            raise ThemeError(f"{source}: [grid] {key}: required")
-
+    ui = _colours(
+        ui_raw, UI_KEYS, f"{source}: [ui]", base.ui if base else None, ("primary", "foreground", "background")
+    )
+    variables = _variables(variables_raw, source, base.variables if base else None)
+    states = _swatches(
+        _table(data, "states", source), HostState, f"{source}: [states]", base.states if base else None
+    )
+    roll = _swatches(
+        _table(data, "roll", source), RollState, f"{source}: [roll]", base.roll if base else None
+    )
+    grid = _colours(
+        _table(data, "grid", source), GRID_KEYS, f"{source}: [grid]", base.grid if base else None, GRID_KEYS
+    )
     return ConsoleTheme(
         name=name,
         description=description,

@@ -66,22 +66,24 @@ def _facts_table(before: Facts | None, after: Facts | None, dim: Style) -> Table
     return table
 
 
-def host_detail(run: HostRun, engine: Engine, theme: ConsoleTheme, clock: Clock) -> RenderableType:
-    dim = Style(color=theme.grid["dim"])
-    bold = Style(bold=True)
-    parts: list[RenderableType] = []
+BOLD = Style(bold=True)
+
+
+def _head(run: HostRun, theme: ConsoleTheme, dim: Style) -> list[RenderableType]:
     head = Text()
-    head.append(f" {HOST_GLYPHS[run.state]} {run.name} ", theme.state_style(run.state) + bold)
-    head.append(f"  {run.state.value.upper()}", bold)
+    head.append(f" {HOST_GLYPHS[run.state]} {run.name} ", theme.state_style(run.state) + BOLD)
+    head.append(f"  {run.state.value.upper()}", BOLD)
     if run.skipped:
-        head.append("  (skipped by the operator)", bold)
+        head.append("  (skipped by the operator)", BOLD)
     if run.canary:
         head.append("  canary", dim)
     head.append(f"\n{HOST_MEANING[run.state]}", dim)
     if run.reason:
         head.append(f"\nReason: {run.reason}")
-    parts.append(head)
+    return [head]
 
+
+def _host(run: HostRun, dim: Style) -> list[RenderableType]:
     info = Table.grid(padding=(0, 2))
     info.add_column(style=dim, no_wrap=True)
     info.add_column()
@@ -98,10 +100,11 @@ def host_detail(run: HostRun, engine: Engine, theme: ConsoleTheme, clock: Clock)
     info.add_row("downtime", format_duration(run.downtime))
     if run.state.problem:
         info.add_row("healthy again", "yes: its budget slot is free" if run.healthy_again else "not yet")
-    parts.append(Text("\nHost", bold))
-    parts.append(info)
+    return [Text("\nHost", BOLD), info]
 
-    parts.append(Text("\nChecks", bold))
+
+def _checks(run: HostRun, theme: ConsoleTheme, dim: Style) -> list[RenderableType]:
+    parts: list[RenderableType] = [Text("\nChecks", BOLD)]
     if not run.checks:
         parts.append(Text("  none run yet", dim))
     for outcome in run.checks.values():
@@ -110,7 +113,7 @@ def host_detail(run: HostRun, engine: Engine, theme: ConsoleTheme, clock: Clock)
             "✔ pass" if outcome.ok else "✘ FAIL",
             Style(bold=True, color=theme.ui.get("success" if outcome.ok else "error")),
         )
-        line.append(f"  {outcome.check}", bold)
+        line.append(f"  {outcome.check}", BOLD)
         tries = f", {outcome.attempts} attempts" if outcome.attempts > 1 else ""
         status = f", exit {outcome.exit_status}" if outcome.exit_status is not None else ""
         line.append(f"  ({format_duration(outcome.duration)}{tries}{status})", dim)
@@ -120,8 +123,11 @@ def host_detail(run: HostRun, engine: Engine, theme: ConsoleTheme, clock: Clock)
             lines = output.splitlines()
             body = Text("\n".join(f"    │ {ln}" for ln in lines[-40:]), dim if outcome.ok else "")
             parts.append(body)
+    return parts
 
-    parts.append(Text("\nDrift findings", bold))
+
+def _findings(run: HostRun, theme: ConsoleTheme, dim: Style) -> list[RenderableType]:
+    parts: list[RenderableType] = [Text("\nDrift findings", BOLD)]
     if not run.findings:
         parts.append(Text("  none", dim))
     for phase, label in (
@@ -138,28 +144,34 @@ def host_detail(run: HostRun, engine: Engine, theme: ConsoleTheme, clock: Clock)
         table.add_column()  # wraps under itself, not under the severity
         for f in found:
             body = Text()
-            body.append(f"{f.kind} {f.subject}: ", bold)
+            body.append(f"{f.kind} {f.subject}: ", BOLD)
             body.append(f.message)
             if f.evidence.strip():
                 body.append("\n" + "\n".join(f"│ {ln}" for ln in f.evidence.strip().splitlines()[:20]), dim)
             table.add_row("", Text(severity_label(f.severity), severity_style(f.severity, theme)), body)
         parts.append(table)
+    return parts
 
-    parts.append(Text("\nBefore → after the reboot", bold))
+
+def _facts(run: HostRun, theme: ConsoleTheme, dim: Style) -> list[RenderableType]:
+    """What changed over the reboot, then every fact before and after."""
+    parts: list[RenderableType] = [Text("\nBefore → after the reboot", BOLD)]
     if run.facts_before is None:
         parts.append(Text("  no facts from before the reboot", dim))
     elif run.facts_after is None:
         parts.append(Text("  not rebooted and checked yet: the changes show here once it is", dim))
     else:
         parts.extend(diff_lines(run.facts_before, run.facts_after, run.findings, theme))
-
-    parts.append(Text("\nFacts", bold))
+    parts.append(Text("\nFacts", BOLD))
     if run.facts_before is None and run.facts_after is None:
         parts.append(Text("  not gathered yet", dim))
     else:
         parts.append(_facts_table(run.facts_before, run.facts_after, dim))
+    return parts
 
-    parts.append(Text("\nTimeline", bold))
+
+def _timeline(run: HostRun, clock: Clock, dim: Style) -> list[RenderableType]:
+    parts: list[RenderableType] = [Text("\nTimeline", BOLD)]
     if not run.timeline:
         parts.append(Text("  nothing yet", dim))
     first = run.timeline[0][0] if run.timeline else 0.0
@@ -168,11 +180,24 @@ def host_detail(run: HostRun, engine: Engine, theme: ConsoleTheme, clock: Clock)
         line.append(clock.stamp(at), dim)
         line.append(f"  +{format_duration(at - first):>6}  ", dim)
         glyph = HOST_GLYPHS.get(HostState(state), "·") if state in HostState._value2member_map_ else "·"
-        line.append(f"{glyph} {state}", bold)
+        line.append(f"{glyph} {state}", BOLD)
         if note:
             line.append(f"  {note}")
         parts.append(line)
-    return Group(*parts)
+    return parts
+
+
+def host_detail(run: HostRun, theme: ConsoleTheme, clock: Clock) -> RenderableType:
+    """Everything known about one host, section by section."""
+    dim = Style(color=theme.grid["dim"])
+    return Group(
+        *_head(run, theme, dim),
+        *_host(run, dim),
+        *_checks(run, theme, dim),
+        *_findings(run, theme, dim),
+        *_facts(run, theme, dim),
+        *_timeline(run, clock, dim),
+    )
 
 
 class HostDetail(Screen[None]):
@@ -221,9 +246,7 @@ class HostDetail(Screen[None]):
             return
         self._signature = sig
         run = self.engine.hosts[self.host]
-        self.query_one("#detail-body", Static).update(
-            host_detail(run, self.engine, self.console_theme, self.clock)
-        )
+        self.query_one("#detail-body", Static).update(host_detail(run, self.console_theme, self.clock))
         self.query_one("#detail-title", Static).update(
             f"Host {self.host} — {HOST_GLYPHS[run.state]} {run.state.value}    (esc: back)"
         )
