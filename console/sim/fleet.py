@@ -215,7 +215,7 @@ class SimHost:
             return ExecResult(0), True
         if text == self.spec.boot_id_command.strip():
             return ExecResult(0, self.system.boot_id + "\n"), False
-        if text.startswith("env SLOWROLL_HOST="):  # a hook run on the host (console.hooks.remote_command)
+        if text.startswith("env SLOWROLL_HOST="):  # a hook run on the host (remote.hooks.remote_command)
             return ExecResult(0, f"ok (simulated hook on {self.name})\n"), False
         if text in self.spec.check_commands:
             if "unhealthy" in self.spec.faults:
