@@ -13,7 +13,6 @@ from console.tui.components.auditrunner import AuditRunner
 from console.tui.components.grid import FleetGrid
 from console.tui.components.logpane import LogPane
 from console.tui.components.plan import plan_text
-from console.tui.components.status import in_flight
 from console.tui.components.themes import ConsoleTheme
 from console.tui.components.vocab import HOST_GLYPHS
 from console.tui.screens.dialogs import AbortDialog, Acknowledge, Confirm
@@ -120,4 +119,4 @@ class RollControl:
             if yes is True and self.why_not("abort") is None:
                 self._engine_call("abort", self.engine.abort)
 
-        self.push_screen(AbortDialog(len(in_flight(self.engine))), answered)
+        self.push_screen(AbortDialog(len(self.engine.waiting_on())), answered)

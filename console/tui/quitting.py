@@ -15,7 +15,6 @@ from textual.screen import ModalScreen
 
 from console.engine.facade import Engine, EngineError
 from console.model.events import Event, RollState
-from console.tui.components.status import in_flight
 from console.tui.screens.dialogs import Confirm
 
 EXIT_COMPLETE = 0
@@ -40,7 +39,7 @@ class Quitting:
             self.pop_screen()
         state = self.engine.state
         if self.quitting:
-            flying = in_flight(self.engine)
+            flying = self.engine.waiting_on()
 
             def leave(yes: bool | None) -> None:
                 if yes:
@@ -80,7 +79,7 @@ class Quitting:
                 answered,
             )
             return
-        flying = in_flight(self.engine)
+        flying = self.engine.waiting_on()
         if state is RollState.RUNNING:
             title = "Pause and quit?"
             body = (
@@ -146,7 +145,7 @@ class Quitting:
             announced = False
             while not self._settled() and not task.done():
                 if not announced and out is not None:
-                    names = ", ".join(r.name for r in in_flight(self.engine))
+                    names = ", ".join(r.name for r in self.engine.waiting_on())
                     print(f"slowroll: waiting for hosts in flight to finish: {names}", file=out, flush=True)
                     announced = True
                 waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -168,8 +167,12 @@ class Quitting:
         self._unsubscribe()
 
     def _settled(self) -> bool:
-        return self.engine.state not in (
-            RollState.RUNNING,
-            RollState.PAUSING,
-            RollState.ABORTING,
-        ) and not in_flight(self.engine)
+        return (
+            self.engine.state
+            not in (
+                RollState.RUNNING,
+                RollState.PAUSING,
+                RollState.ABORTING,
+            )
+            and not self.engine.waiting_on()
+        )

@@ -6,7 +6,7 @@ import itertools
 from pathlib import Path
 
 from console.model.events import HostState
-from console.tui.components.status import Tally, in_flight
+from console.tui.components.status import Tally
 from tests.tui.scenes import staged_engine
 
 
@@ -20,7 +20,7 @@ def test_the_tally_agrees_with_the_engine_in_every_state(tmp_path: Path) -> None
     tally = Tally(engine)
     assert tally.budgets == engine.budget_usage()
     assert tally.done == engine.done_count
-    assert tally.flying == in_flight(engine)
+    assert tally.flying == engine.waiting_on()
     assert {s.value: n for s, n in tally.counts.items()} == engine.counts()
 
 

@@ -69,11 +69,6 @@ def progress_bar(done: int, total: int, width: int) -> str:
     return "█" * filled + "░" * (width - filled)
 
 
-def in_flight(engine: Engine) -> list[HostRun]:
-    """Hosts the roll still follows to the end of their cycle (skipped ones are not waited for)."""
-    return [r for r in engine.hosts.values() if r.state.in_flight and not r.skipped]
-
-
 class Tally:
     """What the header, the banner and the counts line need from every host, taken once per refresh.
 
@@ -97,10 +92,10 @@ class Tally:
 
     @property
     def flying(self) -> list[HostRun]:
-        """As ``in_flight``."""
+        """As ``engine.waiting_on()``: the hosts the roll still follows to the end of their cycle."""
         if self._flying is None:
             busy = any(self.counts.get(state) for state in IN_FLIGHT)
-            self._flying = in_flight(self.engine) if busy else []
+            self._flying = self.engine.waiting_on() if busy else []
         return self._flying
 
 
@@ -283,7 +278,7 @@ def banner_text(
         return (
             f"{glyph} {word} — {short(engine.reason or 'aborted')}. Nothing more will be rebooted. q quits."
         )
-    problems = [r for r in engine.hosts.values() if r.state.problem]
+    problems = engine.problems()
     done = tally.done
     extra = f", {len(problems)} with problems: " + ", ".join(r.name for r in problems[:6]) if problems else ""
     return f"{glyph} {word} — {done} of {len(engine.hosts)} hosts rebooted{extra}. q quits."

@@ -109,7 +109,7 @@ class Acknowledge(_Question):
         body = Text()
         body.append("The roll paused by itself:\n", Style(bold=True))
         body.append(f"  {engine.reason}\n\n")
-        problems = [r for r in engine.hosts.values() if r.state.problem]
+        problems = engine.problems()
         if problems:
             body.append("Hosts with problems (each keeps its budget slot until it is healthy again):\n")
             for r in problems[:12]:
