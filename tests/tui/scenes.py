@@ -11,7 +11,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC
 from pathlib import Path
 
+from rich.console import Console as RichConsole
 from textual.pilot import Pilot
+from textual.widgets import Static
 
 from console.engine.facade import Engine
 from console.load.native import parse_inventory
@@ -96,8 +98,6 @@ async def console(
 
 def plain(renderable: object, width: int = 120) -> str:
     """A Rich renderable as the text it shows."""
-    from rich.console import Console as RichConsole
-
     out = RichConsole(width=width, record=True, file=io.StringIO(), color_system=None)
     out.print(renderable)
     return out.export_text()
@@ -105,8 +105,6 @@ def plain(renderable: object, width: int = 120) -> str:
 
 def screen_text(app: SlowrollApp, widget_id: str) -> str:
     """The text a Static shows now (what the person sees, without colour)."""
-    from textual.widgets import Static
-
     widget = app.query_one(f"#{widget_id}", Static)
     content = widget.content
     return str(getattr(content, "plain", content))
