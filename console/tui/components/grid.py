@@ -367,8 +367,9 @@ class FleetGrid(LineList, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         self._ensure_layout()
-        strip = super().render_line(y)
-        if self.cursor in self._pos and self._pos[self.cursor][0] == self.scroll_offset.y + y:
+        index = self.scroll_offset.y + y
+        strip = self.render_index(index)
+        if self.cursor in self._pos and self._pos[self.cursor][0] == index:
             self.rendered_cursor = self.cursor
         return strip
 

@@ -54,7 +54,10 @@ class LineList(ScrollView):
     # ---- drawing
 
     def render_line(self, y: int) -> Strip:
-        index = self.scroll_offset.y + y
+        return self.render_index(self.scroll_offset.y + y)
+
+    def render_index(self, index: int) -> Strip:
+        """Line ``index`` of the whole list (``render_line`` counts from the top of the screen)."""
         width = self.line_width
         base = self.rich_style
         if index >= self.line_count:

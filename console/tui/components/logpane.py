@@ -75,8 +75,8 @@ def entries_for(event: Event) -> list[LogEntry]:
 
 
 class LogPane(LineList):
-    """The last ``MAX_LINES`` log lines, all hosts or one. A line's key in the line cache is its entry (and
-    the room its text has): scrolling by a line redraws only the line that came in."""
+    """The last ``MAX_LINES`` log lines, all hosts or one. A line's key in the line cache is its entry:
+    scrolling by a line redraws only the line that came in."""
 
     DEFAULT_CSS = """
     LogPane {
@@ -175,7 +175,7 @@ class LogPane(LineList):
         return max(1, min(width, self.scrollable_content_region.width or width) - self._prefix_width())
 
     def line_key(self, index: int) -> Hashable:
-        return self._view[index], self._room(self.line_width)
+        return self._view[index]  # the room its text has follows from the width, in every key
 
     def draw_empty(self, index: int, width: int, base: Style) -> Strip:
         if index == 0 and not self._view:
