@@ -7,14 +7,10 @@ engine starts at run time (where failed or unhealthy hosts already hold part of 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field, fields, replace
 
 from console.model.findings import DriftPolicy
 from console.model.windows import MaintenanceWindow
-
-if TYPE_CHECKING:
-    pass
 
 
 @dataclass(frozen=True)
@@ -48,6 +44,9 @@ def scale_duration(value: float, speed: float, floor: float = 0.0) -> float:
 
 @dataclass(frozen=True)
 class Policy:
+    """How the roll goes. Each field is a key of the inventory's ``policy:`` section (``POLICY_KEYS``)
+    unless its metadata says ``key: False``; ``docs/inventory.md`` says what each one means."""
+
     batch: tuple[Amount, ...] = (Amount(count=1),)
     max_unavailable: Amount | None = None  # fleet-wide; None = bounded only by the slice size
     group_max_unavailable: Amount = Amount(count=1)  # for groups that do not set their own
@@ -69,7 +68,8 @@ class Policy:
     windows: tuple[MaintenanceWindow, ...] = ()
     max_reboots_per_hour: int | None = None
     min_slice_gap: float = 0.0
-    pace_window: float = 3600.0  # the "hour" of max_reboots_per_hour (scaled with --speed like any duration)
+    # The "hour" of max_reboots_per_hour (scaled with --speed like any duration); not an inventory key.
+    pace_window: float = field(default=3600.0, metadata={"key": False})
 
     DURATIONS = (
         "bake",
@@ -111,25 +111,21 @@ class Policy:
         return replace(self, **changes)  # type: ignore[arg-type]
 
     def to_dict(self) -> dict[str, object]:
-        return {
-            "batch": [str(a) for a in self.batch],
-            "max_unavailable": str(self.max_unavailable) if self.max_unavailable else None,
-            "group_max_unavailable": str(self.group_max_unavailable),
-            "bake": self.bake,
-            "reboot_timeout": self.reboot_timeout,
-            "connect_timeout": self.connect_timeout,
-            "command_timeout": self.command_timeout,
-            "poll_interval": self.poll_interval,
-            "check_interval": self.check_interval,
-            "recheck_interval": self.recheck_interval,
-            "max_failures": self.max_failures,
-            "reboot_command": self.reboot_command,
-            "boot_id_command": self.boot_id_command,
-            "canaries": list(self.canaries),
-            "order": self.order,
-            "max_uptime": self.max_uptime,
-            "resume_grace": self.resume_grace,
-            "windows": [w.describe() for w in self.windows],
-            "max_reboots_per_hour": self.max_reboots_per_hour,
-            "min_slice_gap": self.min_slice_gap,
-        }
+        """The policy as the inventory wrote it (the journal keeps it): every key but ``drift``, which
+        findings record on their own."""
+        return {key: _plain(getattr(self, key)) for key in POLICY_KEYS if key != "drift"}
+
+
+# The keys a ``policy:`` section may hold: the fields of ``Policy``, in order, but those marked as no key.
+POLICY_KEYS: tuple[str, ...] = tuple(f.name for f in fields(Policy) if f.metadata.get("key", True))
+
+
+def _plain(value: object) -> object:
+    """A policy value in JSON terms: amounts and windows as their text, tuples as lists."""
+    if isinstance(value, Amount):
+        return str(value)
+    if isinstance(value, MaintenanceWindow):
+        return value.describe()
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return value
