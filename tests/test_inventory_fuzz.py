@@ -31,19 +31,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from console.cli.main import main as cli_main
-from console.load.native import (
-    CHECK_KEYS,
-    GROUP_KEYS,
-    HOST_KEYS,
-    POLICY_KEYS,
-    SERVICE_CHECK_KEYS,
-    SSH_KEYS,
-    TOP_KEYS,
-    load_inventory,
-)
+from console.load.checks import CHECK_KEYS, SERVICE_CHECK_KEYS
+from console.load.hosts import GROUP_KEYS, HOST_KEYS
+from console.load.native import TOP_KEYS, load_inventory
+from console.load.settings import SSH_KEYS
 from console.model.errors import InventoryError
 from console.model.findings import ALL_KINDS
 from console.model.inventory import Inventory
+from console.model.policy import POLICY_KEYS
 
 ROOT = Path(__file__).resolve().parents[1]
 SLOWROLL = [sys.executable, "-m", "console.cli"]

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,16 @@ class YamlDoc:
             raise InventoryError(path, None, "", f"unreadable YAML: {exc}") from None
         self.value = self._convert(node, ()) if node is not None else None
 
+    @classmethod
+    def built(cls, path: str, value: Any, lines: Mapping[Path_, int]) -> YamlDoc:
+        """A document made elsewhere (e.g. from an Ansible inventory), whose key paths have these lines."""
+        doc = cls.__new__(cls)
+        doc.path = path
+        doc.lines = dict(lines)
+        doc._active = set()
+        doc.value = value
+        return doc
+
     def _convert(self, node: yaml.Node, path: Path_) -> Any:
         self.lines.setdefault(path, node.start_mark.line + 1)
         if id(node) in self._active:
@@ -104,15 +115,20 @@ class YamlDoc:
             loader.dispose()
 
     def line(self, path: Path_) -> int | None:
-        while path:
-            if path in self.lines:
-                return self.lines[path]
-            path = path[:-1]
-        return self.lines.get(())
+        return line_of(self.lines, path)
 
     def error(self, path: Path_, message: str, *, line: yaml.Node | None = None) -> InventoryError:
         where = line.start_mark.line + 1 if line is not None else self.line(path)
         return InventoryError(self.path, where, key_path(path), message)
+
+
+def line_of(lines: Mapping[Path_, int], path: Path_) -> int | None:
+    """The line of ``path``, or of its nearest ancestor that has one."""
+    while path:
+        if path in lines:
+            return lines[path]
+        path = path[:-1]
+    return lines.get(())
 
 
 def key_path(path: Path_) -> str:
