@@ -20,7 +20,9 @@ from console.model.findings import (
     Finding,
     Severity,
 )
-from console.remote.facts import Facts, UnitState, parse_evidence, parse_facts
+from console.remote.facts import Facts, UnitState
+from console.remote.factsparse import parse_facts
+from console.remote.gather import parse_evidence
 
 DEFAULT = DriftPolicy.default()
 EVIDENCE_UNITS = [

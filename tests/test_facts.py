@@ -13,20 +13,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from console.remote.facts import (
+from console.remote.facts import TAINT_LIVEPATCH, Facts, UnitState, kernel_version_key
+from console.remote.factsparse import parse_facts, parse_show
+from console.remote.gather import (
     FACTS_COMMAND,
     FACTS_SCRIPT,
     SECTION_NAMES,
-    TAINT_LIVEPATCH,
-    Facts,
-    UnitState,
     evidence_command,
     gather_evidence,
     gather_facts,
-    kernel_version_key,
     parse_evidence,
-    parse_facts,
-    parse_show,
 )
 from console.remote.result import CommandResult
 

@@ -12,17 +12,16 @@ from test_facts import EXTRA, FIXTURES, SCRIPT_OUT
 
 from console.drift.findings import evidence_units, preflight, regressions
 from console.model.findings import DriftPolicy, Finding
-from console.remote.facts import (
+from console.remote.facts import Facts
+from console.remote.factsparse import parse_facts, parse_show
+from console.remote.gather import (
     FACTS_COMMAND,
     FACTS_SCRIPT,
     SECTION_NAMES,
-    Facts,
     evidence_command,
     gather_evidence,
     gather_facts,
     parse_evidence,
-    parse_facts,
-    parse_show,
 )
 from console.remote.result import CommandResult
 from console.sim.faults import DRIFT_FAULTS, apply_drift_fault

@@ -16,7 +16,8 @@ from console.drift.findings import preflight
 from console.model.findings import DriftPolicy, Finding, Severity, severity_label
 from console.model.host import Host
 from console.model.inventory import Inventory
-from console.remote.facts import Facts, gather_facts
+from console.remote.facts import Facts
+from console.remote.gather import gather_facts
 from console.remote.ssh import Connector, SSHError, SSHTarget
 
 RISK_WEIGHT = {Severity.BLOCK: 100, Severity.WARN: 10, Severity.IGNORE: 0}

@@ -24,7 +24,7 @@ from console.model.aio import together
 from console.model.events import HostState, RollState
 from console.model.findings import Severity
 from console.model.windows import judge
-from console.remote.facts import gather_evidence
+from console.remote.gather import gather_evidence
 from console.remote.ssh import HostSession, SSHError
 
 

@@ -15,7 +15,8 @@ from console.model.events import CheckRan, HostState
 from console.model.host import Host
 from console.model.specs import CheckSpec, HookSpec
 from console.remote.checks import CheckOutcome, run_host_check
-from console.remote.facts import Facts, gather_facts
+from console.remote.facts import Facts
+from console.remote.gather import gather_facts
 from console.remote.hooks import run_hook
 from console.remote.ssh import HostSession, SSHError, SSHErrorKind, SSHTarget
 

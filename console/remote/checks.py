@@ -1,4 +1,5 @@
-"""Health checks: what they are (specs, parsed from the inventory) and how they run.
+"""Health checks: how they run (their specs are ``console.model.specs.CheckSpec``, read by
+``console.load.checks``).
 
 Per-host checks (``checks:``) run before a host's reboot, after it and during its bake:
 ``command`` (a shell line over SSH on the host), ``systemd`` (a unit active, over SSH), ``tcp`` (a port
@@ -26,13 +27,12 @@ import time
 import urllib.parse
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
+from console.model.host import Host
 from console.model.specs import CheckSpec
-
-if TYPE_CHECKING:
-    from console.model.host import Host
-    from console.remote.result import CommandResult
+from console.remote.result import Runner
+from console.remote.ssh import SSHError
 
 OUTPUT_LIMIT = 4000
 
@@ -55,10 +55,6 @@ class CheckOutcome:
             "attempts": self.attempts,
             "exit_status": self.exit_status,
         }
-
-
-class CommandRunner(Protocol):
-    async def run(self, command: str, *, timeout: float) -> CommandResult: ...
 
 
 class SleepFn(Protocol):
@@ -96,14 +92,12 @@ async def _with_retries(
 async def run_host_check(
     spec: CheckSpec,
     host: Host,
-    runner: CommandRunner,
+    runner: Runner,
     *,
     default_timeout: float,
     sleep: SleepFn | None = None,
 ) -> CheckOutcome:
     """Run one per-host check (over SSH for command/systemd; from the console for tcp/http), with retries."""
-    from console.remote.ssh import SSHError
-
     timeout = spec.timeout if spec.timeout is not None else default_timeout
     target = spec.render(host)
 

@@ -13,14 +13,11 @@ import shlex
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from console.model.host import Host
 from console.model.specs import HookSpec
 from console.remote.checks import OUTPUT_LIMIT, run_shell
-
-if TYPE_CHECKING:
-    from console.model.host import Host
-    from console.remote.ssh import HostSession
+from console.remote.ssh import HostSession, SSHError
 
 
 @dataclass(frozen=True)
@@ -51,8 +48,6 @@ def remote_command(command: str, env: Mapping[str, str]) -> str:
 
 
 async def run_hook(spec: HookSpec, host: Host, *, roll: str, session: HostSession | None) -> HookOutcome:
-    from console.remote.ssh import SSHError
-
     env = hook_env(host, spec.phase, roll)
     started = time.monotonic()
     if spec.where == "host":

@@ -20,7 +20,6 @@ import contextlib
 import fcntl
 import os
 import shlex
-from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -32,15 +31,13 @@ from console.remote.result import CommandResult
 from console.remote.sshconfig import Jump, SSHConfig
 
 __all__ = [
-    "CommandResult",
     "Connector",
     "HostSession",
     "SSHError",
+    "SSHErrorKind",
+    "SSHOptions",
     "SSHTarget",
-    "quote",
 ]
-
-quote = shlex.quote
 
 
 class SSHErrorKind(StrEnum):
@@ -311,7 +308,7 @@ class HostSession:
         self._closed = False
 
     async def run(self, command: str, *, timeout: float) -> CommandResult:
-        """Run ``command`` (a shell line; build it with ``quote``) and return its result."""
+        """Run ``command`` (a shell line; quote its words with ``shlex.quote``) and return its result."""
         try:
             result = await self._conn.run(command, check=False, timeout=timeout)
         except asyncssh.TimeoutError as exc:
@@ -663,7 +660,3 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     return str(exc) or type(exc).__name__
-
-
-def shell_join(argv: Sequence[str]) -> str:
-    return shlex.join(argv)

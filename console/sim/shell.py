@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from console.remote.facts import FACTS_COMMAND, FACTS_SCRIPT, SHOW_PROPERTIES
+from console.remote.gather import FACTS_COMMAND, FACTS_SCRIPT, SHOW_PROPERTIES
 from console.sim.result import ExecResult
 from console.sim.systemctl import dependency_text, journalctl, list_units_json, show, systemctl
 from console.sim.systemd import Systemd
