@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_facts import EXTRA, FIXTURES, SCRIPT_OUT, fixture_text, fixture_text_with_tree
 
+from console.drift.changes import unit_pairs
 from console.drift.findings import evidence_units, preflight, regressions
 from console.model.findings import (
     ALL_KINDS,
@@ -573,3 +574,22 @@ def test_drift_never_raises_on_partial_facts(a: str, b: str, cut_a: int, cut_b: 
     ):
         assert finding.message and finding.kind in ALL_KINDS
     evidence_units(before, after)
+
+
+def test_unit_pairs_walk_every_unit_of_either_side_by_name() -> None:
+    before = facts_with(unit("a.service"), unit("b.service", "failed", "failed", aliases=("b2.service",)))
+    after = facts_with(unit("c.service", "failed", "failed"), unit("b.service", "failed", "failed"))
+    pairs = unit_pairs(before, after)
+    assert [(p.name, p.before is not None, p.after is not None) for p in pairs] == [
+        ("a.service", True, False),
+        ("b.service", True, True),
+        ("c.service", False, True),
+    ]
+    assert [p.newly_failed for p in pairs] == [False, False, True]
+    assert [(p.active_before, p.active_after) for p in pairs] == [
+        (True, False),
+        (False, False),
+        (False, False),
+    ]
+    assert pairs[1].aliases == ()  # as known after the reboot
+    assert unit_pairs(Facts(), after) == [] and unit_pairs(before, Facts()) == []

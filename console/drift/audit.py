@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from console.drift.findings import preflight
+from console.model.durations import format_duration
 from console.model.findings import DriftPolicy, Finding, Severity, severity_label
 from console.model.host import Host
 from console.model.inventory import Inventory
@@ -153,8 +154,6 @@ async def audit_fleet(
 
 def format_audit(audit: FleetAudit, *, show_ok: bool = False) -> str:
     """A table of findings per host for people."""
-    from console.model.durations import format_duration
-
     lines: list[str] = []
     width = max((len(n) for n in audit.hosts), default=4)
     clean = 0

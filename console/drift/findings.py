@@ -1,6 +1,6 @@
 """Drift audit: what a host that has run for months would lose, or change, at its next clean boot.
 
-Pure functions over ``Facts`` (see ``console/facts.py``):
+Pure functions over ``Facts`` (see ``console.remote.facts``):
 
 - ``preflight(facts, policy)`` -- before a reboot: units that run now but that nothing starts at boot,
   failed units, live patches, a newer kernel waiting, a reboot the host itself asks for, uptime debt;
@@ -8,7 +8,7 @@ Pure functions over ``Facts`` (see ``console/facts.py``):
   boot, enabled units that never started (an unmet dependency: systemd lists only the dependency as
   failed), the old kernel booted again, a degraded system;
 - ``evidence_units(before, after)`` -- which units' journals the engine should fetch before calling
-  ``regressions`` (see ``console.facts.gather_evidence``).
+  ``regressions`` (see ``console.remote.gather.gather_evidence``).
 
 What each finding means, its default severity and how to configure it: ``docs/drift.md``.
 """
@@ -18,6 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping
 
+from console.drift.changes import unit_pairs
 from console.model.durations import format_duration
 from console.model.findings import ALL_KINDS, DriftPolicy, Finding, Severity, matches_any
 from console.remote.facts import Facts, UnitState, kernel_version_key
@@ -66,14 +67,6 @@ NOT_AT_BOOT_STATES = frozenset(
 )
 ENABLED_STATES = frozenset({"enabled", "enabled-runtime"})
 _BAD_STATES = frozenset({"degraded", "maintenance"})
-
-
-# --------------------------------------------------------------------------------------------------
-# Findings
-
-
-# --------------------------------------------------------------------------------------------------
-# Policy
 
 
 # --------------------------------------------------------------------------------------------------
@@ -195,8 +188,25 @@ def preflight(
 ) -> list[Finding]:
     """Findings about a host before its reboot, most severe first. Unknown facts give no finding."""
     out = _Collector(policy, "before", include_ignored)
-    units = facts.units or {}
+    _not_coming_back(out, facts, policy)
+    _failed_units(out, facts)
+    _kernel_waiting(out, facts)
+    if facts.reboot_required:
+        pkgs = ", ".join(facts.reboot_required_pkgs)
+        out.add(
+            "reboot-required",
+            "host",
+            "the host says it needs a reboot" + (f" (for {pkgs})" if pkgs else ""),
+            "packages: " + (pkgs or "-"),
+        )
+    if policy.max_uptime is not None:
+        _uptime_debt(out, facts, policy.max_uptime, last_reboot_at, now)
+    return out.result()
 
+
+def _not_coming_back(out: _Collector, facts: Facts, policy: DriftPolicy) -> None:
+    """Units that run now but that nothing will start after the boot."""
+    units = facts.units or {}
     for name in sorted(units):
         unit = units[name]
         if not unit.is_active:
@@ -219,6 +229,10 @@ def preflight(
             message += " (started by hand?)"
         out.add(kind, name, message + tail, _unit_evidence(facts, unit), unit.aliases)
 
+
+def _failed_units(out: _Collector, facts: Facts) -> None:
+    """Failed units; a degraded system with no failed unit of ours is reported on its own."""
+    units = facts.units or {}
     failed = [units[n] for n in sorted(units) if units[n].is_failed]
     for unit in failed:
         out.add(
@@ -238,6 +252,9 @@ def preflight(
             f"is-system-running: {facts.system_state}",
         )
 
+
+def _kernel_waiting(out: _Collector, facts: Facts) -> None:
+    """Live patches the reboot drops, and a newer kernel it should boot."""
     if facts.live_patched:
         patches = (
             ", ".join(facts.livepatches or ()) or "no patch loaded now, but the live-patch taint flag is set"
@@ -261,29 +278,25 @@ def preflight(
             f"the reboot should boot {newest}",
             f"installed: {' '.join(facts.kernels_installed or ())}",
         )
-    if facts.reboot_required:
-        pkgs = ", ".join(facts.reboot_required_pkgs)
+
+
+def _uptime_debt(
+    out: _Collector, facts: Facts, max_uptime: float, last_reboot_at: float | None, now: float | None
+) -> None:
+    """Up longer than ``max_uptime`` (by its uptime, else by the time since its last recorded reboot)."""
+    uptime = facts.uptime_seconds
+    source = "uptime"
+    if uptime is None and last_reboot_at is not None:
+        uptime = max(0.0, (time.time() if now is None else now) - last_reboot_at)
+        source = "time since the last recorded reboot"
+    if uptime is not None and uptime > max_uptime:
         out.add(
-            "reboot-required",
+            "uptime-debt",
             "host",
-            "the host says it needs a reboot" + (f" (for {pkgs})" if pkgs else ""),
-            "packages: " + (pkgs or "-"),
+            f"up for {format_duration(uptime)} ({source}), longer than max_uptime "
+            f"{format_duration(max_uptime)}",
+            f"uptime_seconds={uptime:.0f}",
         )
-    if policy.max_uptime is not None:
-        uptime = facts.uptime_seconds
-        source = "uptime"
-        if uptime is None and last_reboot_at is not None:
-            uptime = max(0.0, (time.time() if now is None else now) - last_reboot_at)
-            source = "time since the last recorded reboot"
-        if uptime is not None and uptime > policy.max_uptime:
-            out.add(
-                "uptime-debt",
-                "host",
-                f"up for {format_duration(uptime)} ({source}), longer than max_uptime "
-                f"{format_duration(policy.max_uptime)}",
-                f"uptime_seconds={uptime:.0f}",
-            )
-    return out.result()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -344,17 +357,13 @@ def _enabled_not_active_candidate(name: str, before: Facts, after: Facts) -> Uni
 
 def evidence_units(before: Facts, after: Facts) -> list[str]:
     """Units whose journal (this boot) would explain a regression: fetch these, pass to regressions()."""
-    if before.units is None or after.units is None:
-        return []
     names: list[str] = []
-    for name in sorted(set(before.units) | set(after.units)):
-        b, a = before.units.get(name), after.units.get(name)
-        if a is None:
+    for pair in unit_pairs(before, after):
+        if pair.after is None:
             continue  # not loaded this boot: its journal has nothing for this boot
-        new_failure = a.is_failed and not (b is not None and b.is_failed)
-        lost = b is not None and b.is_active and not _still_up(a)
-        if new_failure or lost or _enabled_not_active_candidate(name, before, after) is not None:
-            names.append(name)
+        lost = pair.active_before and not _still_up(pair.after)
+        if pair.newly_failed or lost or _enabled_not_active_candidate(pair.name, before, after) is not None:
+            names.append(pair.name)
     return names[:40]
 
 
@@ -370,35 +379,32 @@ def regressions(
     journal = dict(evidence or {})
     out = _Collector(policy, "after", include_ignored)
     new_failed: list[str] = []
-    if before.units is not None and after.units is not None:
-        bu, au = before.units, after.units
-        for name in sorted(set(bu) | set(au)):
-            b, a = bu.get(name), au.get(name)
-            text = journal.get(name, "")
-            aliases = a.aliases if a else (b.aliases if b else ())
-            if a is not None and a.is_failed and not (b is not None and b.is_failed):
-                new_failed.append(name)
-                was = "was running before the reboot and " if b is not None and b.is_active else ""
-                out.add(
-                    "new-failed-unit",
-                    name,
-                    f"{name} {was}failed at boot (Result={a.result or 'unknown'})",
-                    _telling_lines(text) or _unit_evidence(after, a),
-                    aliases,
-                )
+    for pair in unit_pairs(before, after):
+        name, b, a = pair.name, pair.before, pair.after
+        text = journal.get(name, "")
+        if pair.newly_failed and a is not None:
+            new_failed.append(name)
+            was = "was running before the reboot and " if pair.active_before else ""
+            out.add(
+                "new-failed-unit",
+                name,
+                f"{name} {was}failed at boot (Result={a.result or 'unknown'})",
+                _telling_lines(text) or _unit_evidence(after, a),
+                pair.aliases,
+            )
+            continue
+        if _enabled_not_active_candidate(name, before, after) is not None and a is not None:
+            finding = _enabled_not_active(name, b, a, after, text)
+            if finding is not None:
+                message, ev = finding
+                out.add("enabled-not-active", name, message, ev, pair.aliases)
                 continue
-            if _enabled_not_active_candidate(name, before, after) is not None and a is not None:
-                finding = _enabled_not_active(name, b, a, after, text)
-                if finding is not None:
-                    message, ev = finding
-                    out.add("enabled-not-active", name, message, ev, aliases)
-                    continue
-            if b is None or not b.is_active or _still_up(a):
-                continue
-            lost = _lost(name, b, a, before, after, text)
-            if lost is not None:
-                message, ev = lost
-                out.add("lost-unit", name, message, ev, aliases)
+        if b is None or not b.is_active or _still_up(a):
+            continue
+        lost = _lost(name, b, a, before, after, text)
+        if lost is not None:
+            message, ev = lost
+            out.add("lost-unit", name, message, ev, pair.aliases)
 
     old, booted = before.kernel_newest or after.kernel_newest, after.kernel_running
     if old and booted and kernel_version_key(old) > kernel_version_key(booted):

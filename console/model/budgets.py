@@ -2,12 +2,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from console.model.inventory import Inventory
 from console.model.policy import Policy
-
-if TYPE_CHECKING:
-    from console.model.inventory import Inventory
 
 
 @dataclass(frozen=True)
