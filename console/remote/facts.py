@@ -296,7 +296,7 @@ def _opt_bool(data: Mapping[str, Any], key: str) -> bool | None:
     return value
 
 
-def _str_tuple(value: Any) -> tuple[str, ...] | None:
+def _str_tuple(value: object) -> tuple[str, ...] | None:
     if value is None:
         return None
     if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):

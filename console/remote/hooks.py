@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from console.model.host import Host
 from console.model.specs import HookSpec
 from console.remote.checks import OUTPUT_LIMIT, run_shell
-from console.remote.ssh import HostSession, SSHError
+from console.remote.result import Runner
+from console.remote.ssh import SSHError
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ def remote_command(command: str, env: Mapping[str, str]) -> str:
     return f"env {assigns} sh -c {shlex.quote(command)}"
 
 
-async def run_hook(spec: HookSpec, host: Host, *, roll: str, session: HostSession | None) -> HookOutcome:
+async def run_hook(spec: HookSpec, host: Host, *, roll: str, session: Runner | None) -> HookOutcome:
     env = hook_env(host, spec.phase, roll)
     started = time.monotonic()
     if spec.where == "host":

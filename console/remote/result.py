@@ -1,3 +1,6 @@
+"""What running a command on a host gives back, and what can run one: ``HostSession`` over SSH, the
+simulator in process. Checks, facts and hooks take any ``Runner``."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -20,6 +20,7 @@ import contextlib
 import fcntl
 import os
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -262,7 +263,7 @@ class KnownHosts:
         trusted, ca_keys = result[0], result[1]
         return bool(trusted or ca_keys)
 
-    def known_hosts_arg(self) -> Any:
+    def known_hosts_arg(self) -> asyncssh.SSHKnownHosts | bytes:
         data = self._load()
         return data if data is not None else b""
 
@@ -301,7 +302,9 @@ class _RecordingClient(asyncssh.SSHClient):
 class HostSession:
     """One SSH connection to one host. Commands always run with a timeout."""
 
-    def __init__(self, target: SSHTarget, conn: asyncssh.SSHClientConnection, release: Any) -> None:
+    def __init__(
+        self, target: SSHTarget, conn: asyncssh.SSHClientConnection, release: Callable[[], None]
+    ) -> None:
         self.target = target
         self._conn = conn
         self._release = release
@@ -645,7 +648,7 @@ class Connector:
         )
 
 
-def _text(data: Any) -> str:
+def _text(data: bytes | str | None) -> str:
     if data is None:
         return ""
     if isinstance(data, bytes):
