@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any, NamedTuple
 from console.load import yamldoc
 from console.load.ansiblefile import AnsibleFile
 from console.load.native import TOP_KEYS
+from console.load.values import resolve_path
 from console.load.yamldoc import Path_, read_yaml
 from console.model.errors import InventoryError, did_you_mean
 
@@ -80,9 +80,9 @@ def read_side(path: str) -> SideFile:
         for key in ("known_hosts", "identity_files"):
             item = ssh.get(key)
             if isinstance(item, str):
-                ssh[key] = _rebase(item, base)
+                ssh[key] = resolve_path(item, base)
             elif isinstance(item, list):
-                ssh[key] = [_rebase(i, base) if isinstance(i, str) else i for i in item]
+                ssh[key] = [resolve_path(i, base) if isinstance(i, str) else i for i in item]
     return SideFile(path, value, lines, text)
 
 
@@ -123,11 +123,6 @@ def _check_groups(path: str, body: object, lines: Mapping[Path_, int]) -> None:
                     yamldoc.key_path((*gpath, k)),
                     f"not a group setting here: {why}",
                 )
-
-
-def _rebase(text: str, base: Path) -> str:
-    p = Path(os.path.expanduser(text))
-    return str(p if p.is_absolute() else base / p)
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -140,6 +140,10 @@ class Values:
         return data
 
     def resolve_path(self, text: str) -> str:
-        """A file path with ``~`` expanded; a relative one is taken from ``base_dir``."""
-        p = Path(os.path.expanduser(text))
-        return str(p if p.is_absolute() else (self.base_dir / p))
+        return resolve_path(text, self.base_dir)
+
+
+def resolve_path(text: str, base: Path) -> str:
+    """A file path with ``~`` expanded; a relative one is taken from ``base``."""
+    p = Path(os.path.expanduser(text))
+    return str(p if p.is_absolute() else (base / p))

@@ -54,11 +54,7 @@ class UnitState:
     @property
     def template(self) -> str | None:
         """``getty@.service`` for ``getty@tty1.service``; None for a unit that is not an instance."""
-        at = self.name.find("@")
-        dot = self.name.rfind(".")
-        if at <= 0 or dot <= at + 1:
-            return None
-        return self.name[: at + 1] + self.name[dot:]
+        return template_of(self.name)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -160,11 +156,8 @@ class Facts:
         files = self.unit_files or {}
         if name in files:
             return files[name]
-        at = name.find("@")
-        dot = name.rfind(".")
-        if 0 < at < dot:
-            return files.get(name[: at + 1] + name[dot:])
-        return None
+        template = template_of(name)
+        return files.get(template) if template is not None else None
 
     # ---- serialisation
 
@@ -256,7 +249,7 @@ class Facts:
 
 
 # --------------------------------------------------------------------------------------------------
-# Kernel versions
+# Kernel versions and unit names
 
 
 def kernel_version_key(release: str) -> tuple[tuple[int, int, str], ...]:
@@ -269,6 +262,15 @@ def kernel_version_key(release: str) -> tuple[tuple[int, int, str], ...]:
 def _kernel_flavour(release: str) -> tuple[str, ...]:
     # amd64 / cloud-amd64 / generic / lowlatency / el.x86_64 / +debug: the words, without the numbers
     return tuple(re.findall(r"[A-Za-z]+", release))
+
+
+def template_of(name: str) -> str | None:
+    """The template a unit is an instance of (``getty@.service`` for ``getty@tty1.service``), or None."""
+    at = name.find("@")
+    dot = name.rfind(".")
+    if at <= 0 or dot <= at + 1:
+        return None
+    return name[: at + 1] + name[dot:]
 
 
 # --------------------------------------------------------------------------------------------------
