@@ -23,7 +23,6 @@ from console.engine.facade import Engine
 from console.journal.lock import RollLock
 from console.journal.records import RollRecord
 from console.journal.store import Journal, inventory_key, whoami
-from console.load.native import load_inventory
 from console.model.errors import UsageError
 from console.model.events import RollState
 from console.model.inventory import Inventory
@@ -31,6 +30,8 @@ from console.notify import Notifier
 from console.remote.ssh import Connector, SSHOptions
 from console.remote.sshconfig import SSHConfig, default_config
 from console.sim.process import SimProcess
+from console.sim.rehearse import rehearsal_notes
+from console.sim.twin import rehearsal_inventory
 
 NOTIFY_DRAIN = 10.0  # seconds to finish sending notifications after the face is done
 
@@ -165,9 +166,11 @@ class Session:
             policy=policy_path,
         )
         self._open.push_async_callback(fleet.stop)
+        for note in rehearsal_notes(inventory):
+            self.warn(note)
         await fleet.start()
         self.simulated = True
-        return load_inventory(fleet.inventory_path)
+        return rehearsal_inventory(inventory, fleet.inventory_path)
 
     # -- resuming a roll ----------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from console.cli.faults import faults_from
 from console.cli.inventory import load_any_inventory
-from console.sim.fleet import DEFAULT_BOOT_TIME, SimFleet
+from console.sim.fleet import DEFAULT_BOOT_TIME, SimFleet, write_private
 from console.sim.twin import twin_yaml
 
 
@@ -19,7 +19,8 @@ def run(args: argparse.Namespace) -> int:
     inv = load_any_inventory(args.inventory, args.policy)
     faults = faults_from(args.fault, inv)
     out = Path(args.out).resolve()  # the twin inventory names files in it: absolute, wherever it is read
-    out.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(out, 0o700)  # it holds the client's private key and the twin inventory
     fleet = SimFleet(
         inv,
         out,
@@ -28,17 +29,15 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         boot_time=args.boot_time or DEFAULT_BOOT_TIME,
     )
-    asyncio.run(_serve(fleet, out))
+    asyncio.run(_serve(fleet, out, args.policy))
     return 0
 
 
-async def _serve(fleet: SimFleet, out: Path) -> None:
+async def _serve(fleet: SimFleet, out: Path, policy_path: str | None) -> None:
     """Start ``fleet``, write its inventory, say so on stdout, and serve until SIGINT, SIGTERM or SIGHUP."""
     await fleet.start()
     target = out / "inventory.yaml"
-    tmp = out / "inventory.yaml.tmp"
-    tmp.write_text(twin_yaml(fleet))
-    os.replace(tmp, target)
+    write_private(target, twin_yaml(fleet, policy_path))
     print(f"serving {len(fleet.hosts)} simulated hosts on 127.0.0.1; inventory: {target}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

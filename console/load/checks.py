@@ -19,6 +19,7 @@ from console.model.specs import (
     CheckSpec,
     HookSpec,
     placeholder_value,
+    render_plain,
 )
 
 HOOK_KEYS = ("name", "command", "on", "timeout", "groups", "hosts")
@@ -135,7 +136,8 @@ def _target(v: Values, body: Mapping[str, Any], kind: str, cpath: Path_, service
         target = str(v.port(raw, (*cpath, "tcp")))
     else:
         target = v.string(raw, (*cpath, kind), what="a command" if kind == "command" else f"a {kind} target")
-    if kind == "tcp" and not target.isdigit() and not re.fullmatch(r".+:\d{1,5}", target):
+    port = r"\d{1,5}" if service else r"(\d{1,5}|\{vars\.[A-Za-z_][A-Za-z0-9_-]*\})"  # a host var may name it
+    if kind == "tcp" and not target.isdigit() and not re.fullmatch(rf".+:{port}", target):
         raise v.err((*cpath, "tcp"), f"expected a port or host:port, got {target!r}")
     if kind in ("http", "prometheus") and not re.match(r"https?://", target):
         raise v.err((*cpath, kind), f"expected an http:// or https:// URL, got {target!r}")
@@ -187,6 +189,11 @@ def _check_placeholders(v: Values, spec: CheckSpec, path: Path_, hosts: list[Hos
         for h in hosts:
             if spec.applies_to(h) and placeholder_value(key, h) is None:
                 raise v.err(path, f"placeholder {{{key}}} has no value for host {h.name!r}")
+    if spec.kind == "tcp" and PLACEHOLDER.search(spec.command.rpartition(":")[2]):
+        for h in hosts:
+            port = render_plain(spec.command, h).rpartition(":")[2] if spec.applies_to(h) else "1"
+            if not (port.isdigit() and 1 <= int(port) <= 65535):
+                raise v.err(path, f"the port of host {h.name!r} is {port!r}, not a TCP port")
 
 
 def placeholders_in_quotes(template: str) -> list[str]:

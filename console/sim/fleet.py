@@ -13,25 +13,43 @@ import errno
 import json
 import os
 import random
+import resource
 import socket
 import struct
 import time
 import urllib.parse
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncssh
 
+from console.model.errors import SlowrollError
 from console.model.host import Host
 from console.model.inventory import Inventory, SSHSettings
-from console.model.specs import CheckSpec
+from console.model.specs import render_plain
+from console.sim.endpoints import Endpoint, hold
 from console.sim.faults import DRIFT_FAULTS, apply_drift_fault
+from console.sim.rehearse import (
+    LOOPBACK,
+    SERVED_KINDS,
+    answer,
+    port_var,
+    redacted,
+    served,
+    stays_local,
+    twin_check,
+)
 from console.sim.result import ExecResult
 from console.sim.system import SimSystem
 
-PORT_LOW, PORT_HIGH = 20000, 32000  # below the ephemeral range, so a host can listen again after a reboot
+# Ports are taken outside the ephemeral range, so a host can listen again after a reboot: from a random
+# start between PORT_LOW and PORT_HIGH upwards, then the rest of 1024-65535.
+PORT_LOW, PORT_HIGH = 20000, 32000
+PORT_MIN = 1024
+FILES_PER_PORT = 3  # open files a simulated port costs: its listener and a connection or two
+_T = TypeVar("_T")
 DEFAULT_BOOT_TIME = 8.0
 
 
@@ -128,6 +146,7 @@ class SimHost:
         self.forwarded = 0
         self._holder: socket.socket | None = None
         self.accepted = 0
+        self.endpoints: dict[int, Endpoint] = {}  # the inventory's check index -> its tcp/http endpoint
         self._rebooting = False
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -142,18 +161,9 @@ class SimHost:
         """Keep the port bound (not listening) while the host is down: connections are refused, as from
         a machine that is rebooting, and no other program on this machine can take the port meanwhile
         (which would look like an impostor with another host key)."""
-        if self._holder is not None:
-            return
-        if sock is not None:
-            self._holder = sock
-            return
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            s.bind(("127.0.0.1", self.port))  # no SO_REUSEADDR: nobody else can share it
-        except OSError:  # never block the simulator's loop for it: the port simply stays unheld
-            s.close()
-            return
-        self._holder = s
+        if self._holder is None:
+            # never block the simulator's loop for it: a port taken meanwhile simply stays unheld
+            self._holder = sock if sock is not None else hold(self.port)
 
     def _release_port(self) -> None:
         if self._holder is not None:
@@ -188,6 +198,7 @@ class SimHost:
                     raise
                 await asyncio.sleep(0.05)
         self.status = "up"
+        await asyncio.gather(*(e.open() for e in self.endpoints.values()))
 
     async def _hang(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.hung_sockets.append(writer)  # accept TCP, never say a word
@@ -218,22 +229,28 @@ class SimHost:
         if text.startswith("env SLOWROLL_HOST="):  # a hook run on the host (remote.hooks.remote_command)
             return ExecResult(0, f"ok (simulated hook on {self.name})\n"), False
         if text in self.spec.check_commands:
-            if "unhealthy" in self.spec.faults:
-                return ExecResult(1, "", f"simulated check failure on {self.name} (fault unhealthy)\n"), False
-            if self.reboots > 0 and "check-fails" in self.spec.faults:
-                return ExecResult(
-                    1, "", f"simulated check failure on {self.name} (fault check-fails)\n"
-                ), False
-            if self.reboots > 0 and "flapping" in self.spec.faults:
-                self.flap += 1
-                if self.flap % 2 == 0:
-                    return ExecResult(1, "", f"simulated flapping check on {self.name}: fail\n"), False
+            failure = self.check_failure()
+            if failure is not None:
+                return ExecResult(1, "", failure + "\n"), False
         answer = self.system.execute(text)
         if answer is not None:
             return answer, False
         if text in self.spec.check_commands:
             return ExecResult(0, "ok (simulated)\n"), False
         return ExecResult(127, "", f"sh: 1: {text.split()[0] if text.split() else text}: not found\n"), False
+
+    def check_failure(self, *, flap: bool = True) -> str | None:
+        """Why the host's health checks fail now (its faults), or None; ``flap``: a flapping check's turn."""
+        faults = self.spec.faults
+        if "unhealthy" in faults:
+            return f"simulated check failure on {self.name} (fault unhealthy)"
+        if self.reboots > 0 and "check-fails" in faults:
+            return f"simulated check failure on {self.name} (fault check-fails)"
+        if flap and self.reboots > 0 and "flapping" in faults:
+            self.flap += 1
+            if self.flap % 2 == 0:
+                return f"simulated flapping check on {self.name}: fail"
+        return None
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -270,6 +287,7 @@ class SimHost:
 
     async def _go_down(self) -> None:
         self.status = "down"
+        await asyncio.gather(*(e.close() for e in self.endpoints.values()))
         if self.acceptor is not None:
             self.acceptor.close()
             with contextlib.suppress(Exception):
@@ -296,6 +314,8 @@ class SimHost:
                 await asyncio.wait_for(self.hang_server.wait_closed(), 2)
         self.status = "halted"
         self._release_port()
+        for endpoint in self.endpoints.values():
+            endpoint.release()
 
 
 class SimFleet:
@@ -332,7 +352,7 @@ class SimFleet:
         self._t0_real = time.monotonic()
         self._t0_sim = time.time()
         self.authorized_keys: asyncssh.SSHAuthorizedKeys | None = None
-        self._reserved: list[socket.socket] = []
+        self._twins: dict[str, Host] = {}  # each host as the console reaches its twin
         self._open: set[int] = set()
 
     def sim_clock(self) -> float:
@@ -357,29 +377,12 @@ class SimFleet:
     def reboots_of(self, name: str) -> list[LedgerEntry]:
         return [e for e in self.ledger if e.host == name]
 
-    def _ports(self, count: int) -> list[int]:
-        """Free TCP ports on 127.0.0.1 below the ephemeral range (held until the servers listen)."""
-        rng = random.Random()
-        start = self.base_port or rng.randrange(PORT_LOW, PORT_HIGH - count - 1)
-        ports: list[int] = []
-        port = start
-        tried = 0
-        while len(ports) < count:
-            if port >= PORT_HIGH:
-                port = PORT_LOW
-            tried += 1
-            if tried > PORT_HIGH - PORT_LOW:
-                raise RuntimeError("no free ports for the simulated fleet")
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                s.close()
-            else:
-                self._reserved.append(s)
-                ports.append(port)
-            port += 1
-        return ports
+    def _ports(self, count: int) -> list[tuple[int, socket.socket]]:
+        """``count`` free TCP ports on 127.0.0.1 outside the ephemeral range, each held by a bound socket
+        until its server listens."""
+        ephemeral = ephemeral_range()
+        start = self.base_port or random.randrange(PORT_LOW, min(PORT_HIGH, ephemeral[0]))
+        return allocate_ports(count, port_order(start, ephemeral), hold, ephemeral=ephemeral)
 
     async def start(self) -> None:
         client_key = asyncssh.generate_private_key("ssh-ed25519", comment="slowroll-sim-client")
@@ -388,35 +391,61 @@ class SimFleet:
         self.authorized_keys = asyncssh.import_authorized_keys(
             client_key.export_public_key("openssh").decode()
         )
-        ports = self._ports(len(self.inventory.hosts))
-        policy = self.inventory.policy
+        inv = self.inventory
+        served_checks = {i: c for i, c in enumerate(inv.checks) if served(c)}
+        wanted = {h.name: [i for i, c in served_checks.items() if c.applies_to(h)] for h in inv.hosts}
+        count = len(inv.hosts) + sum(map(len, wanted.values()))
+        ensure_open_files(count * FILES_PER_PORT)
+        ports = iter(self._ports(count))
         lines = []
-        for host, port in zip(self.inventory.hosts, ports, strict=True):
-            spec = SimHostSpec(
-                name=host.name,
+        for host in inv.hosts:
+            port, sock = next(ports)
+            taken = {i: next(ports) for i in wanted[host.name]}
+            twin = replace(
+                host,
+                address="127.0.0.1",
                 port=port,
-                services=tuple(_services_for(host)),
-                boot_time=self.boot_time / self.speed,
-                faults=set(self.faults.get(host.name, set())),
-                check_commands=frozenset(
-                    c.render(host).strip() for c in self.inventory.checks_for(host) if not c.local
-                ),
-                reboot_command=policy.reboot_command,
-                boot_id_command=policy.boot_id_command,
-                reboot_timeout=policy.reboot_timeout / self.speed,
-                bastion=self.bastion,
-                jitter=self.jitter,
+                vars={**redacted(dict(host.vars)), **{port_var(i): p for i, (p, _) in taken.items()}},
             )
-            sim = SimHost(spec, self, random.Random(self.rng.random()))
+            self._twins[host.name] = twin
+            sim = SimHost(self._spec(host, twin, port), self, random.Random(self.rng.random()))
+            for i, (p, held) in taken.items():
+                status, body = answer(served_checks[i])
+                sim.endpoints[i] = Endpoint(
+                    p,
+                    http=served_checks[i].kind == "http",
+                    status=status,
+                    body=body,
+                    failing=lambda flap, sim=sim: sim.check_failure(flap=flap),
+                    held=held,
+                )
+            sim.hold_port(sock)  # held until its server listens
             self.hosts[host.name] = sim
             key = sim.host_key.export_public_key("openssh").decode().strip()
             lines.append(f"[127.0.0.1]:{port} {key}\n")
-        self.known_hosts_path.write_text("".join(lines))
-        os.chmod(self.known_hosts_path, 0o600)
-        for sim, sock in zip(self.hosts.values(), self._reserved, strict=True):
-            sim.hold_port(sock)  # held until each server listens
-        self._reserved.clear()
+        write_private(self.known_hosts_path, "".join(lines))
         await asyncio.gather(*(h.start() for h in self.hosts.values()))
+
+    def _spec(self, host: Host, twin: Host, port: int) -> SimHostSpec:
+        """The simulated host of ``host``: the checks it answers are rendered as the console sends them (to
+        its ``twin``), and the units its ``systemd`` checks name run on it, enabled and active."""
+        checks = self.inventory.checks_for(host)
+        units = [render_plain(c.command, twin) for c in checks if c.kind == "systemd"]
+        services = list(_services_for(host))
+        policy = self.inventory.policy
+        return SimHostSpec(
+            name=host.name,
+            port=port,
+            services=tuple(services + [u for u in units if u not in services]),
+            boot_time=self.boot_time / self.speed,
+            faults=set(self.faults.get(host.name, set())),
+            check_commands=frozenset(c.render(twin).strip() for c in checks if not c.local),
+            reboot_command=policy.reboot_command,
+            boot_id_command=policy.boot_id_command,
+            reboot_timeout=policy.reboot_timeout / self.speed,
+            bastion=self.bastion,
+            jitter=self.jitter,
+        )
 
     async def stop(self) -> None:
         await asyncio.gather(*(h.stop() for h in self.hosts.values()), return_exceptions=True)
@@ -432,10 +461,13 @@ class SimFleet:
         await self.stop()
 
     def twin_inventory(self, *, scale_policy: bool = True, local_hooks: bool = False) -> Inventory:
-        """The inventory with every host pointed at its simulated twin (and the policy scaled by speed)."""
-        hosts = tuple(
-            replace(h, address="127.0.0.1", port=self.hosts[h.name].port) for h in self.inventory.hosts
-        )
+        """The inventory with every host pointed at its simulated twin (and the policy scaled by speed).
+
+        Secret-looking vars are redacted; what cannot be rehearsed is left out (``rehearse.rehearsal_notes``
+        says what): checks whose http body no answer satisfies, service checks and console-side hooks that
+        would reach the real service (hooks run on the console only with ``local_hooks``).
+        """
+        hosts = tuple(self._twins[h.name] for h in self.inventory.hosts)
         ssh = SSHSettings(
             user=self.inventory.ssh.user or "root",
             port=22,
@@ -445,27 +477,20 @@ class SimFleet:
         )
         policy = self.inventory.policy.scaled(self.speed) if scale_policy else self.inventory.policy
         speed = self.speed if scale_policy else 1.0
-        # Console-side checks of a host (tcp, http) probe its simulated sshd: the twin has no other port.
         checks = tuple(
-            (replace(c, kind="tcp", command="{port}", status=(), body=None) if c.local else c).scaled(speed)
-            for c in self.inventory.checks
+            twin_check(c, i).scaled(speed)
+            for i, c in enumerate(self.inventory.checks)
+            if served(c) or c.kind not in SERVED_KINDS
         )
-        # Service-level checks run as written when they stay on this machine; the others would reach the
-        # real service, which a rehearsal must not touch.
-        service = tuple(c.scaled(speed) for c in self.inventory.service_checks if _stays_local(c))
-        # Hooks change things (drain a load balancer...): in a rehearsal only those on the (simulated) host
-        # run, unless asked for.
+        service = tuple(c.scaled(speed) for c in self.inventory.service_checks if stays_local(c))
         hooks = tuple(h.scaled(speed) for h in self.inventory.hooks if local_hooks or h.where == "host")
         notify = self.inventory.notify
-        if notify is not None and urllib.parse.urlsplit(notify.webhook).hostname not in (
-            "127.0.0.1",
-            "::1",
-            "localhost",
-        ):
+        if notify is not None and urllib.parse.urlsplit(notify.webhook).hostname not in LOOPBACK:
             notify = None
         return replace(
             self.inventory,
             hosts=hosts,
+            groups={n: replace(g, vars=redacted(dict(g.vars))) for n, g in self.inventory.groups.items()},
             ssh=ssh,
             policy=policy,
             checks=checks,
@@ -475,14 +500,81 @@ class SimFleet:
         )
 
 
-def _stays_local(check: CheckSpec) -> bool:
-    if check.kind == "command":
-        return True
-    target = check.command
-    host = (
-        urllib.parse.urlsplit(target).hostname if "://" in target else target.rpartition(":")[0].strip("[]")
-    )
-    return host in ("127.0.0.1", "::1", "localhost")
+def write_private(path: Path, text: str) -> None:
+    """Write ``path`` readable by its owner alone (0600 whatever the umask), replacing it atomically."""
+    tmp = path.with_name(path.name + ".tmp")
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+def ephemeral_range() -> tuple[int, int]:
+    """The kernel's ephemeral port range (outgoing connections take their ports from it)."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def port_order(start: int, ephemeral: tuple[int, int]) -> Iterator[int]:
+    """Every port from 1024 to 65535 outside ``ephemeral``, once: from ``start`` upwards, then from 1024."""
+    low, high = ephemeral
+    start = max(start, PORT_MIN)
+    for span in (range(start, 65536), range(PORT_MIN, start)):
+        for port in span:
+            if not low <= port <= high:
+                yield port
+
+
+def allocate_ports(
+    count: int,
+    order: Iterable[int],
+    bind: Callable[[int], _T | None],
+    *,
+    ephemeral: tuple[int, int],
+) -> list[tuple[int, _T]]:
+    """The first ``count`` ports of ``order`` that ``bind`` takes (with what it returned); SlowrollError
+    when there are not that many."""
+    taken: list[tuple[int, _T]] = []
+    for port in order:
+        if len(taken) == count:
+            break
+        held = bind(port)
+        if held is not None:
+            taken.append((port, held))
+    if len(taken) < count:
+        for _, held in taken:
+            if isinstance(held, socket.socket):
+                held.close()
+        raise SlowrollError(
+            f"the simulated fleet needs {count} TCP ports on 127.0.0.1 (one per host and per tcp/http check "
+            f"endpoint), but only {len(taken)} are free outside the ephemeral range "
+            f"{ephemeral[0]}-{ephemeral[1]}: simulate fewer hosts"
+        )
+    return taken
+
+
+def ensure_open_files(needed: int) -> None:
+    """Raise the soft limit of open files to serve ``needed`` of them (up to the hard limit), or say why not."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= needed + 256:
+        return
+    target = hard if hard == resource.RLIM_INFINITY else min(hard, needed + 256)
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, target), hard))
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        raise SlowrollError(
+            f"the simulated fleet needs about {needed} open files and the limit is {soft} (hard {hard}): "
+            "raise it (ulimit -n) or simulate fewer hosts"
+        )
 
 
 def _services_for(host: Host) -> Iterable[str]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import urllib.parse
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,9 @@ import yaml
 from console.load.native import load_inventory
 from console.model.errors import UsageError
 from console.model.inventory import Inventory
+from console.model.specs import CheckSpec, HookSpec
 from console.sim.fleet import SimFleet
+from console.sim.rehearse import LOOPBACK
 
 DEMO_NAME = "demo.yaml"
 
@@ -63,21 +67,24 @@ def demo_inventory(workdir: Path, fleet: int | None = None) -> Inventory:
     return load_inventory(path)
 
 
-def twin_yaml(fleet: SimFleet) -> str:
-    """The twin inventory as YAML: hosts on loopback, policy already scaled by ``--speed``."""
+def twin_yaml(fleet: SimFleet, policy_path: str | None = None) -> str:
+    """The twin inventory as YAML: hosts on loopback, policy already scaled by ``--speed``.
+
+    Written from ``fleet.twin_inventory()``: each check keeps its kind and scope, each hook its scope; vars
+    are each host's own (with its groups' merged in), secret-looking ones redacted; no webhook (its URL may
+    hold a token: ``rehearsal_inventory`` takes it from the inventory itself). ``policy_path``: the slowroll
+    policy file of an Ansible inventory (its windows and drift are copied as written).
+    """
     inv = fleet.twin_inventory()
-    raw = yaml.safe_load(fleet.inventory.text) or {}
-    policy = inv.policy.to_dict()
-    policy = {k: v for k, v in policy.items() if v is not None}
+    raw = _policy_section(Path(policy_path).read_text() if policy_path else fleet.inventory.text)
+    policy = {k: v for k, v in inv.policy.to_dict().items() if v is not None}
     if not policy.get("canaries"):
         policy.pop("canaries", None)
-    policy.pop("max_uptime", None) if policy.get("max_uptime") is None else None
     policy.pop("windows", None)
     policy.pop("pace_window", None)
     for key in ("drift", "windows"):  # written as in the original (they are not durations to scale)
-        value = (raw.get("policy") or {}).get(key)
-        if value is not None:
-            policy[key] = value
+        if raw.get(key) is not None:
+            policy[key] = raw[key]
     data: dict[str, Any] = {
         "name": inv.name,
         "ssh": {
@@ -91,50 +98,78 @@ def twin_yaml(fleet: SimFleet) -> str:
             g.name: {
                 **({"max_unavailable": str(g.max_unavailable)} if g.max_unavailable else {}),
                 "hosts": list(g.members),
-                **({"vars": dict(g.vars)} if g.vars else {}),
             }
             for g in inv.groups.values()
         },
-        "hosts": {h.name: {"address": h.address, "port": h.port} for h in inv.hosts},
+        "hosts": {
+            h.name: {
+                "address": h.address,
+                "port": h.port,
+                **({"user": h.user} if h.user else {}),
+                **({"vars": dict(h.vars)} if h.vars else {}),
+            }
+            for h in inv.hosts
+        },
     }
     hooks: dict[str, list[dict[str, Any]]] = {}
     for h in inv.hooks:  # only hooks on the (simulated) host: see SimFleet.twin_inventory
         hooks.setdefault(h.phase, []).append(
-            {"name": h.name, "command": h.command, "on": h.where, "timeout": h.timeout}
+            {"name": h.name, "command": h.command, "on": h.where, "timeout": h.timeout, **_scope(h)}
         )
     if hooks:
         data["hooks"] = hooks
-    if inv.notify is not None:  # kept by twin_inventory only when the webhook is on this machine
-        data["notify"] = {
-            "webhook": inv.notify.webhook,
-            "events": list(inv.notify.events),
-            "timeout": inv.notify.timeout,
-        }
-    if raw.get("vars"):
-        data["vars"] = raw["vars"]
-    for key, checks in (("checks", inv.checks), ("service_checks", inv.service_checks)):
-        if checks:
-            data[key] = [
-                {
-                    "name": c.name,
-                    "command": c.command,
-                    **({"timeout": c.timeout} if c.timeout is not None else {}),
-                    "retries": c.retries,
-                    "retry_delay": c.retry_delay,
-                    "initial_delay": c.initial_delay,
-                    **({"groups": list(c.groups)} if c.groups else {}),
-                    **({"hosts": list(c.hosts)} if c.hosts else {}),
-                }
-                for c in checks
-            ]
-    # Host vars that came from the hosts themselves (not from groups) are kept for placeholders.
-    raw_hosts = raw.get("hosts")
-    if isinstance(raw_hosts, dict):
-        for name, spec in raw_hosts.items():
-            if isinstance(spec, dict) and spec.get("vars") and name in data["hosts"]:
-                data["hosts"][name]["vars"] = spec["vars"]
+    if inv.checks:
+        data["checks"] = [_check(c) for c in inv.checks]
+    if inv.service_checks:
+        data["service_checks"] = [_check(c) for c in inv.service_checks]
     header = (
         f"# Simulated twins of {fleet.inventory.path}, served by `slowroll sim` on 127.0.0.1.\n"
-        f"# Policy durations are already divided by --speed {fleet.speed:g}.\n"
+        f"# Policy durations are already divided by --speed {fleet.speed:g}; secret-looking vars are redacted.\n"
     )
     return header + yaml.safe_dump(data, sort_keys=False)
+
+
+def rehearsal_inventory(inventory: Inventory, twin_path: Path) -> Inventory:
+    """The twin inventory that ``slowroll sim`` wrote, with ``inventory``'s webhook when it stays on this
+    machine (the file never holds its URL, which may carry a token)."""
+    twin = load_inventory(twin_path)
+    notify = inventory.notify
+    if notify is not None and urllib.parse.urlsplit(notify.webhook).hostname in LOOPBACK:
+        return replace(twin, notify=notify)
+    return twin
+
+
+def _policy_section(text: str) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return {}
+    policy = data.get("policy") if isinstance(data, dict) else None
+    return policy if isinstance(policy, dict) else {}
+
+
+def _scope(spec: CheckSpec | HookSpec) -> dict[str, list[str]]:
+    return {
+        **({"groups": list(spec.groups)} if spec.groups else {}),
+        **({"hosts": list(spec.hosts)} if spec.hosts else {}),
+    }
+
+
+def _check(c: CheckSpec) -> dict[str, Any]:
+    """A check as the loader reads it: its kind's key, and only the keys that kind and section take."""
+    out: dict[str, Any] = {"name": c.name, c.kind: c.command}
+    if c.timeout is not None:
+        out["timeout"] = c.timeout
+    out["retries"] = c.retries
+    out["retry_delay"] = c.retry_delay
+    if c.scope == "host" and c.initial_delay:  # service checks take no initial_delay
+        out["initial_delay"] = c.initial_delay
+    if c.status:
+        out["status"] = list(c.status)
+    if c.body is not None:
+        out["body"] = c.body
+    if c.insecure:
+        out["insecure"] = True
+    if c.kind == "prometheus":
+        out["alerts"] = c.alerts
+    return {**out, **_scope(c)}

@@ -1,0 +1,222 @@
+"""Rehearsals (``--sim``) of any inventory: every check kind runs as it would for real against the simulated
+twin (over real SSH, and against the endpoints the simulator serves on 127.0.0.1), scopes are kept, the twin
+inventory on disk holds no secret, and every sample inventory rolls to completion."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import stat
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from console.load.native import load_inventory
+from console.model.errors import SlowrollError
+from console.remote.checks import run_host_check
+from console.remote.ssh import Connector, SSHOptions, SSHTarget
+from console.sim.fleet import SimFleet, allocate_ports, port_order, write_private
+from console.sim.rehearse import example_body, rehearsal_notes
+from console.sim.twin import twin_yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "sample_inventories"
+
+INVENTORY = """\
+name: rehearsal
+policy: {bake: 0.3s, reboot_timeout: 4s, connect_timeout: 2s, command_timeout: 3s, poll_interval: 0.05s}
+vars: {db_secret: hunter2-secret}
+groups:
+  api: {max_unavailable: 1}
+  worker: {max_unavailable: 1, vars: {api_token: tok-secret-123}}
+hosts:
+  api-01: {address: 192.0.2.1, groups: [api]}
+  api-02: {address: 192.0.2.2, groups: [api]}
+  worker-01: {address: 192.0.2.3, groups: [worker], vars: {queue: settlements}}
+checks:
+  - {name: api-unit, groups: [api], systemd: payments-api.service}
+  - name: api-http
+    groups: [api]
+    http: "https://{address}:8443/healthz?full=1"
+    status: [204, 202]
+    body: '"status":\\s*"ok"'
+    initial_delay: 0.1s
+  - {name: worker-port, groups: [worker], tcp: 9100}
+  - name: worker-queue
+    groups: [worker]
+    command: queue-ctl lag --queue {vars.queue}
+service_checks:
+  - {name: local-gate, command: "true"}
+  - {name: lb, http: "https://lb.pay.example/health"}
+hooks:
+  post_reboot:
+    - {name: warm, on: host, groups: [worker], command: systemctl start warm.service}
+    - {name: drain, command: lb-ctl drain}
+notify:
+  webhook: http://127.0.0.1:9/hooks/T0KEN-SECRET
+"""
+
+
+async def _twin(tmp_path: Path, fleet: SimFleet) -> Path:
+    path = tmp_path / "twin.yaml"
+    write_private(path, twin_yaml(fleet))
+    return path
+
+
+async def test_the_twin_keeps_each_check_kind_and_scope_and_every_kind_passes_on_its_twin(
+    tmp_path: Path,
+) -> None:
+    source = tmp_path / "inv.yaml"
+    source.write_text(INVENTORY)
+    inv = load_inventory(source)
+    async with SimFleet(inv, tmp_path / "sim", boot_time=0.3, faults={"api-02": {"unhealthy"}}) as fleet:
+        twin = load_inventory(await _twin(tmp_path, fleet))  # the file `run --sim` reads
+        kinds = {c.name: (c.kind, c.groups) for c in twin.checks}
+        assert kinds == {c.name: (c.kind, c.groups) for c in inv.checks}
+        assert [(h.name, h.where, h.groups) for h in twin.hooks] == [("warm", "host", ("worker",))]
+        assert [c.name for c in twin.service_checks] == ["local-gate"]  # a command service check loads
+        api_http = next(c for c in twin.checks if c.name == "api-http")
+        assert api_http.status == (204, 202) and api_http.body == inv.checks[1].body
+        conn = Connector(
+            SSHOptions(known_hosts=twin.ssh.known_hosts, identity_files=twin.ssh.identity_files, agent=False)
+        )
+        outcomes: dict[tuple[str, str], tuple[bool, str]] = {}
+        for host in twin.hosts:
+            session = await conn.connect(SSHTarget(host.name, host.address, host.port, host.user), timeout=5)
+            try:
+                for check in twin.checks_for(host):
+                    o = await run_host_check(check, host, session, default_timeout=3)
+                    outcomes[(host.name, check.name)] = (o.ok, o.output)
+            finally:
+                session.close()
+    assert outcomes[("api-01", "api-unit")] == (True, "active")
+    assert outcomes[("api-01", "api-http")][0], outcomes
+    assert "202" in outcomes[("api-01", "api-http")][1]
+    assert outcomes[("worker-01", "worker-port")][0] and outcomes[("worker-01", "worker-queue")][0]
+    # The health fault reaches every kind: the unit check and the HTTP endpoint (503) both fail.
+    assert not outcomes[("api-02", "api-unit")][0]
+    assert not outcomes[("api-02", "api-http")][0] and "503" in outcomes[("api-02", "api-http")][1]
+    assert not any("not found" in text for _, text in outcomes.values()), outcomes
+
+
+async def test_the_twin_inventory_on_disk_is_private_and_holds_no_secret(tmp_path: Path) -> None:
+    source = tmp_path / "inv.yaml"
+    source.write_text(INVENTORY)
+    old = os.umask(0)
+    try:
+        async with SimFleet(load_inventory(source), tmp_path / "sim", boot_time=0.3) as fleet:
+            path = await _twin(tmp_path, fleet)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "sim").stat().st_mode) == 0o700
+    text = path.read_text()
+    for secret in ("hunter2-secret", "tok-secret-123", "T0KEN-SECRET", "webhook"):
+        assert secret not in text
+    worker = yaml.safe_load(text)["hosts"]["worker-01"]["vars"]
+    assert worker["queue"] == "settlements" and worker["api_token"] == "<redacted>"
+
+
+def test_what_a_rehearsal_leaves_out_is_said_once_each() -> None:
+    inv = load_inventory(_written(INVENTORY))
+    notes = rehearsal_notes(inv)
+    assert len(notes) == 2, notes
+    assert "service check 'lb'" in notes[0] and "hook 'drain'" in notes[1]
+    assert all(n.startswith("not rehearsable:") and "\n" not in n for n in notes)
+    assert example_body(r"x(?=y)") is None  # a body no answer satisfies: declared, never faked
+
+
+def _written(text: str) -> Path:
+    import tempfile
+
+    fd, name = tempfile.mkstemp(suffix=".yaml")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    return Path(name)
+
+
+def test_ports_for_a_fleet_larger_than_the_old_range() -> None:
+    """12,500 hosts (the old allocator raised ValueError from randrange past ~12,000): ports come from
+    outside the ephemeral range, each once; a fleet that cannot fit is a clear error."""
+    ephemeral = (32768, 60999)
+    ports = allocate_ports(12_500, port_order(25_000, ephemeral), lambda p: p, ephemeral=ephemeral)
+    numbers = [p for p, _ in ports]
+    assert len(set(numbers)) == 12_500 and numbers[0] == 25_000
+    assert not any(32768 <= p <= 60999 or p < 1024 for p in numbers)
+    with pytest.raises(SlowrollError, match=r"needs 40000 TCP ports .* only \d+ are free"):
+        allocate_ports(40_000, port_order(25_000, ephemeral), lambda p: p, ephemeral=ephemeral)
+    taken = {25_000, 25_001}
+    some = allocate_ports(
+        3, port_order(25_000, ephemeral), lambda p: None if p in taken else p, ephemeral=ephemeral
+    )
+    assert [p for p, _ in some] == [25_002, 25_003, 25_004]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Every sample inventory, rolled to completion on its simulated twins
+
+
+def _open_copy(path: Path, out: Path) -> Path:
+    """``path`` with its policy's maintenance windows and pace removed (the file itself is untouched)."""
+    data = yaml.safe_load(path.read_text())
+    policy = data.get("policy") or {}
+    for key in ("windows", "max_reboots_per_hour", "min_slice_gap"):
+        policy.pop(key, None)
+    for hooks in (data.get("hooks") or {}).values():  # YAML 1.1 would read a bare `on` key as true
+        for hook in hooks if isinstance(hooks, list) else [hooks]:
+            if isinstance(hook, dict) and True in hook:
+                hook["on"] = hook.pop(True)
+    out.write_text(yaml.safe_dump(data, sort_keys=False).replace("true:", "'on':"))
+    return out
+
+
+def _samples(tmp_path: Path) -> list[tuple[str, list[str]]]:
+    rolls = []
+    for path in sorted(SAMPLES.iterdir()):
+        if path.name == "ansible-policy.yaml":
+            continue
+        if path.name == "ansible-hosts.yml":
+            policy = _open_copy(SAMPLES / "ansible-policy.yaml", tmp_path / "ansible-policy.yaml")
+            rolls.append((path.name, [str(path), "--policy", str(policy)]))
+        else:
+            rolls.append((path.name, [str(_open_copy(path, tmp_path / path.name))]))
+    return rolls
+
+
+async def _roll(args: list[str], state: Path) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "console.cli",
+        "run",
+        *args,
+        "--sim",
+        "--speed",
+        "200",
+        "--headless",
+        "--json",
+        "--state",
+        str(state),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=ROOT,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 110)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+@pytest.mark.timeout(150)
+async def test_every_sample_inventory_rolls_to_completion_on_the_simulator(tmp_path: Path) -> None:
+    rolls = _samples(tmp_path)
+    assert {name for name, _ in rolls} >= {"demo.yaml", "operations.yaml", "ansible-hosts.yml"}
+    results = await asyncio.gather(*(_roll(args, tmp_path / f"state-{name}") for name, args in rolls))
+    for (name, _), (code, out, err) in zip(rolls, results, strict=True):
+        assert code == 0, (name, err, out[-3000:])
+        events = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+        failed = [e for e in events if e.get("event") == "check" and not e.get("ok", True)]
+        assert not failed, (name, failed)
+        assert "Traceback" not in err, (name, err)
