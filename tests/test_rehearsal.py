@@ -21,6 +21,7 @@ from console.remote.ssh import Connector, SSHOptions, SSHTarget
 from console.sim.fleet import SimFleet, allocate_ports, port_order, write_private
 from console.sim.rehearse import example_body, rehearsal_notes
 from console.sim.twin import twin_yaml
+from tests.simlab import fleet_yaml, sim_roll
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_inventories"
@@ -220,3 +221,42 @@ async def test_every_sample_inventory_rolls_to_completion_on_the_simulator(tmp_p
         failed = [e for e in events if e.get("event") == "check" and not e.get("ok", True)]
         assert not failed, (name, failed)
         assert "Traceback" not in err, (name, err)
+
+
+# ---------------------------------------------------------------------------------------------------
+# The first roll's commonest failure: a user who may not reboot
+
+
+async def test_a_user_without_sudo_rights_cannot_reboot_the_simulated_host(tmp_path: Path) -> None:
+    text = fleet_yaml(
+        {"web": ["w1", "w2"]}, policy="reboot_command: sudo -n systemctl reboot", checks=False
+    ).replace(
+        "hosts:\n  w1: {address: 192.0.2.1,", "hosts:\n  w1: {address: 192.0.2.1, vars: {sim_sudoers: [ops]},"
+    )
+    text = text.replace("name: test\n", "name: test\nssh: {user: deploy}\n")
+    async with sim_roll(tmp_path, text) as roll:
+        w1 = roll.fleet.hosts["w1"]
+        assert (
+            w1.execute("sudo -n systemctl reboot", user="deploy")[0].stderr
+            == "sudo: a password is required\n"
+        )
+        refused = w1.execute("systemctl reboot", user="deploy")[0]
+        assert refused.exit_status == 1 and "Interactive authentication required" in refused.stderr
+        result = await roll.engine.run()
+    assert result.failed == ("w1",) and roll.reboots("w1") == 0  # the canary: the roll pauses on it
+    assert any("sudo: a password is required" in str(getattr(e, "reason", "")) + str(e) for e in roll.events)
+    assert roll.reboots("w2") == 0
+
+
+async def test_a_user_with_sudo_rights_reboots_and_without_sudo_systemd_refuses(tmp_path: Path) -> None:
+    base = fleet_yaml({"web": ["w1"]}, checks=False).replace(
+        "name: test\n", "name: test\nssh: {user: deploy}\n"
+    )
+    sudo = base.replace("policy:\n", "policy:\n  reboot_command: sudo -n systemctl reboot\n")
+    for sub in ("a", "b"):
+        (tmp_path / sub).mkdir()
+    async with sim_roll(tmp_path / "a", sudo) as roll:
+        assert (await roll.engine.run()).state.value == "complete" and roll.reboots("w1") == 1
+    async with sim_roll(tmp_path / "b", base) as roll:  # systemctl reboot as deploy, no sudo
+        result = await roll.engine.run()
+        assert result.failed == ("w1",) and roll.reboots("w1") == 0

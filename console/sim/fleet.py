@@ -86,6 +86,9 @@ class SimHostSpec:
     reboot_timeout: float = 600.0  # real seconds, for slow-boot
     bastion: bool = False  # forwards SSH connections to other simulated hosts (ProxyJump)
     jitter: float = 0.2  # boot time varies by ± this fraction
+    sudoers: frozenset[str] | None = (
+        None  # who may sudo besides root (None: every user; host var sim_sudoers)
+    )
 
 
 class _Server(asyncssh.SSHServer):
@@ -206,7 +209,7 @@ class SimHost:
     async def _process(self, process: asyncssh.SSHServerProcess[str]) -> None:
         command = process.command or ""
         self.commands += 1
-        result, reboot = self.execute(command)
+        result, reboot = self.execute(command, user=process.get_extra_info("username") or "root")
         if result.stdout:
             process.stdout.write(result.stdout)
         if result.stderr:
@@ -215,14 +218,19 @@ class SimHost:
         if reboot:
             self._spawn(self.reboot())
 
-    def execute(self, command: str) -> tuple[ExecResult, bool]:
-        """Answer one command as the simulated host would. Returns (result, reboot now?)."""
+    def execute(self, command: str, *, user: str = "root") -> tuple[ExecResult, bool]:
+        """Answer one command run by ``user`` as the simulated host would. Returns (result, reboot now?)."""
         text = command.strip()
-        if text == self.spec.reboot_command.strip() or text in (
-            "systemctl reboot",
-            "reboot",
-            "shutdown -r now",
-        ):
+        rest = _after_sudo(text)
+        if rest is not None:  # sudo [-n] CMD: as root for the host's sudoers, else what sudo -n says
+            if not self.may_sudo(user):
+                return ExecResult(1, "", "sudo: a password is required\n"), False
+            return self.execute(rest, user="root")
+        reboot_command = _after_sudo(self.spec.reboot_command.strip()) or self.spec.reboot_command.strip()
+        if text in (reboot_command, "systemctl reboot", "reboot", "shutdown -r now"):
+            if user != "root":  # as systemd 252 answers an unprivileged user (polkit refuses)
+                denied = "Failed to reboot system via logind: Interactive authentication required.\n"
+                return ExecResult(1, "", denied), False
             return ExecResult(0), True
         if text == self.spec.boot_id_command.strip():
             return ExecResult(0, self.system.boot_id + "\n"), False
@@ -238,6 +246,10 @@ class SimHost:
         if text in self.spec.check_commands:
             return ExecResult(0, "ok (simulated)\n"), False
         return ExecResult(127, "", f"sh: 1: {text.split()[0] if text.split() else text}: not found\n"), False
+
+    def may_sudo(self, user: str) -> bool:
+        """root, and the users in host var ``sim_sudoers`` (every user when the var is not set)."""
+        return user == "root" or self.spec.sudoers is None or user in self.spec.sudoers
 
     def check_failure(self, *, flap: bool = True) -> str | None:
         """Why the host's health checks fail now (its faults), or None; ``flap``: a flapping check's turn."""
@@ -445,6 +457,7 @@ class SimFleet:
             reboot_timeout=policy.reboot_timeout / self.speed,
             bastion=self.bastion,
             jitter=self.jitter,
+            sudoers=_sudoers(host),
         )
 
     async def stop(self) -> None:
@@ -575,6 +588,26 @@ def ensure_open_files(needed: int) -> None:
             f"the simulated fleet needs about {needed} open files and the limit is {soft} (hard {hard}): "
             "raise it (ulimit -n) or simulate fewer hosts"
         )
+
+
+def _after_sudo(text: str) -> str | None:
+    """The command that ``sudo [-n] CMD`` runs, or None when ``text`` does not start with sudo."""
+    words = text.split()
+    if not words or words[0] not in ("sudo", "/usr/bin/sudo"):
+        return None
+    i = 1
+    while i < len(words) and words[i].startswith("-") and words[i] != "--":
+        i += 1
+    i += i < len(words) and words[i] == "--"
+    return " ".join(words[i:])
+
+
+def _sudoers(host: Host) -> frozenset[str] | None:
+    """The users host var ``sim_sudoers`` lets run sudo on the simulated host (None: not set, everyone)."""
+    value = host.vars.get("sim_sudoers")
+    if value is None:
+        return None
+    return frozenset(str(u) for u in (value if isinstance(value, list) else [value]))
 
 
 def _services_for(host: Host) -> Iterable[str]:
