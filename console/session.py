@@ -62,7 +62,9 @@ def build_connector(
 ) -> Connector:
     """The connector for ``target``'s hosts; what the ssh config says that slowroll ignores goes to ``warn``."""
     config = None
-    if not simulated:  # simulated twins live on loopback: the user's ssh config must not redirect them
+    if simulated:  # twins on loopback: only the simulator's own ssh config (its bastion) may route them
+        config = SSHConfig(target.ssh.config) if target.ssh.config else None
+    else:
         chosen = connection.ssh_config or target.ssh.config
         config = SSHConfig(chosen) if chosen else default_config()
         for warning in config.unsupported if config else []:

@@ -17,6 +17,7 @@ from console.load.native import load_inventory
 from console.model.events import Event, HostState, HostStateChanged
 from console.model.inventory import Inventory
 from console.remote.ssh import Connector, SSHOptions
+from console.remote.sshconfig import SSHConfig
 from console.sim.fleet import SimFleet
 
 FAST_POLICY = """\
@@ -127,6 +128,7 @@ async def sim_roll(
                 accept_new=accept_new,
                 identity_files=twin.ssh.identity_files,
                 agent=False,
+                config=SSHConfig(twin.ssh.config) if twin.ssh.config else None,  # the simulated bastion
             )
         )
         engine = Engine(twin, connector)

@@ -11,6 +11,7 @@ import stat
 import sys
 from pathlib import Path
 
+import asyncssh
 import pytest
 import yaml
 
@@ -260,3 +261,36 @@ async def test_a_user_with_sudo_rights_reboots_and_without_sudo_systemd_refuses(
     async with sim_roll(tmp_path / "b", base) as roll:  # systemctl reboot as deploy, no sudo
         result = await roll.engine.run()
         assert result.failed == ("w1",) and roll.reboots("w1") == 0
+
+
+# ---------------------------------------------------------------------------------------------------
+# The other commonest first-roll failure: hosts behind a bastion
+
+
+async def test_hosts_behind_a_proxyjump_are_rehearsed_through_a_simulated_bastion(tmp_path: Path) -> None:
+    config = tmp_path / "ssh_config"
+    config.write_text("Host *.pay.example\n  ProxyJump jump@bastion.pay.example\n")
+    text = fleet_yaml({"api": ["api-01", "api-02"], "db": ["db-01"]}, checks=False)
+    text = text.replace("name: test\n", f"name: test\nssh: {{config: {config}}}\n")
+    text = text.replace("api-01: {address: 192.0.2.1", "api-01: {address: api-01.pay.example")
+    text = text.replace("api-02: {address: 192.0.2.1", "api-02: {address: api-02.pay.example")
+    async with sim_roll(tmp_path, text) as roll:
+        bastion = roll.fleet.jump_host
+        assert bastion is not None
+        result = await roll.engine.run()
+        assert result.state.value == "complete" and not result.failed
+        assert bastion.forwarded >= 2  # api-01 and api-02 were reached through it
+        twins = {h.name: h for h in roll.inventory.hosts}
+        assert twins["db-01"].address == "127.0.0.1"  # not behind the jump: reached directly
+        # The bastion forwards to the jumped twins only: not to db-01's sshd, nor anywhere else.
+        async with asyncssh.connect(
+            "127.0.0.1",
+            bastion.port,
+            username="jump",
+            client_keys=[str(roll.fleet.client_key_path)],
+            known_hosts=str(roll.fleet.known_hosts_path),
+        ) as conn:
+            with pytest.raises(asyncssh.ChannelOpenError):
+                await conn.open_connection("127.0.0.1", twins["db-01"].port)
+            _, writer = await conn.open_connection("127.0.0.1", twins["api-01"].port)
+            writer.close()

@@ -29,6 +29,7 @@ from console.model.errors import SlowrollError
 from console.model.host import Host
 from console.model.inventory import Inventory, SSHSettings
 from console.model.specs import render_plain
+from console.remote.sshconfig import SSHConfig, default_config
 from console.sim.endpoints import Endpoint, hold
 from console.sim.faults import DRIFT_FAULTS, apply_drift_fault
 from console.sim.rehearse import (
@@ -85,6 +86,7 @@ class SimHostSpec:
     boot_id_command: str = "cat /proc/sys/kernel/random/boot_id"
     reboot_timeout: float = 600.0  # real seconds, for slow-boot
     bastion: bool = False  # forwards SSH connections to other simulated hosts (ProxyJump)
+    forward_to: frozenset[int] | None = None  # a bastion forwards to these ports only (None: any)
     jitter: float = 0.2  # boot time varies by ± this fraction
     sudoers: frozenset[str] | None = (
         None  # who may sudo besides root (None: every user; host var sim_sudoers)
@@ -113,7 +115,10 @@ class _Server(asyncssh.SSHServer):
 
     def connection_requested(self, dest_host: str, dest_port: int, orig_host: str, orig_port: int) -> bool:
         """A jump host forwards to loopback only (the simulated fleet), and counts what it forwards."""
-        if not self.host.spec.bastion or dest_host not in ("127.0.0.1", "localhost"):
+        spec = self.host.spec
+        if not spec.bastion or dest_host not in ("127.0.0.1", "localhost"):
+            return False
+        if spec.forward_to is not None and dest_port not in spec.forward_to:
             return False
         self.host.forwarded += 1
         return True
@@ -365,6 +370,8 @@ class SimFleet:
         self._t0_sim = time.time()
         self.authorized_keys: asyncssh.SSHAuthorizedKeys | None = None
         self._twins: dict[str, Host] = {}  # each host as the console reaches its twin
+        self.jump_host: SimHost | None = None  # the bastion, when the inventory's hosts sit behind one
+        self.ssh_config_path = self.workdir / "ssh_config"
         self._open: set[int] = set()
 
     def sim_clock(self) -> float:
@@ -406,16 +413,17 @@ class SimFleet:
         inv = self.inventory
         served_checks = {i: c for i, c in enumerate(inv.checks) if served(c)}
         wanted = {h.name: [i for i, c in served_checks.items() if c.applies_to(h)] for h in inv.hosts}
-        count = len(inv.hosts) + sum(map(len, wanted.values()))
+        jumped = self._jumped()
+        count = len(inv.hosts) + sum(map(len, wanted.values())) + bool(jumped)
         ensure_open_files(count * FILES_PER_PORT)
         ports = iter(self._ports(count))
         lines = []
-        for host in inv.hosts:
+        for n, host in enumerate(inv.hosts):
             port, sock = next(ports)
             taken = {i: next(ports) for i in wanted[host.name]}
             twin = replace(
                 host,
-                address="127.0.0.1",
+                address=f"sim-jump-{n}" if host.name in jumped else "127.0.0.1",
                 port=port,
                 vars={**redacted(dict(host.vars)), **{port_var(i): p for i, (p, _) in taken.items()}},
             )
@@ -435,8 +443,42 @@ class SimFleet:
             self.hosts[host.name] = sim
             key = sim.host_key.export_public_key("openssh").decode().strip()
             lines.append(f"[127.0.0.1]:{port} {key}\n")
+        if jumped:
+            lines.append(self._start_bastion(*next(ports), jumped))
         write_private(self.known_hosts_path, "".join(lines))
         await asyncio.gather(*(h.start() for h in self.hosts.values()))
+        if self.jump_host is not None:
+            await self.jump_host.start()
+
+    def _jumped(self) -> set[str]:
+        """The hosts that the inventory's ssh config (or ~/.ssh/config) reaches through a ProxyJump."""
+        path = self.inventory.ssh.config
+        if path and not Path(path).expanduser().is_file():
+            return set()  # an ssh config that only the real machine has (the real roll says it is missing)
+        config = SSHConfig(path) if path else default_config()
+        if config is None:
+            return set()
+        return {h.name for h in self.inventory.hosts if config.lookup(h.address).proxy_jump}
+
+    def _start_bastion(self, port: int, sock: socket.socket, jumped: set[str]) -> str:
+        """A simulated bastion that forwards to the twins of the ``jumped`` hosts only, and the ssh config
+        that sends those twins through it (the connector's ProxyJump path); its known_hosts line."""
+        spec = SimHostSpec(
+            name="bastion",
+            port=port,
+            bastion=True,
+            forward_to=frozenset(self._twins[n].port for n in jumped),
+        )
+        self.jump_host = SimHost(spec, self, random.Random(self.rng.random()))
+        self.jump_host.hold_port(sock)
+        blocks = [
+            f"Host {t.address}\n  HostName 127.0.0.1\n  Port {t.port}\n  ProxyJump root@127.0.0.1:{port}\n"
+            for t in self._twins.values()
+            if t.name in jumped
+        ]
+        write_private(self.ssh_config_path, "".join(blocks))
+        key = self.jump_host.host_key.export_public_key("openssh").decode().strip()
+        return f"[127.0.0.1]:{port} {key}\n"
 
     def _spec(self, host: Host, twin: Host, port: int) -> SimHostSpec:
         """The simulated host of ``host``: the checks it answers are rendered as the console sends them (to
@@ -461,7 +503,8 @@ class SimFleet:
         )
 
     async def stop(self) -> None:
-        await asyncio.gather(*(h.stop() for h in self.hosts.values()), return_exceptions=True)
+        hosts = [*self.hosts.values(), *([self.jump_host] if self.jump_host is not None else [])]
+        await asyncio.gather(*(h.stop() for h in hosts), return_exceptions=True)
         for entry in self.ledger:  # reboots still under way when the fleet stops
             if id(entry) in self._open:
                 self.record(entry)
@@ -487,6 +530,7 @@ class SimFleet:
             known_hosts=str(self.known_hosts_path),
             identity_files=(str(self.client_key_path),),
             agent=False,
+            config=str(self.ssh_config_path) if self.jump_host is not None else None,
         )
         policy = self.inventory.policy.scaled(self.speed) if scale_policy else self.inventory.policy
         speed = self.speed if scale_policy else 1.0

@@ -50,7 +50,7 @@ def twin_check(check: CheckSpec, index: int) -> CheckSpec:
     status and body), plain HTTP on 127.0.0.1; every other check is unchanged."""
     if not served(check):
         return check
-    where = f"{{address}}:{{{'vars.' + port_var(index)}}}"
+    where = f"127.0.0.1:{{{'vars.' + port_var(index)}}}"  # the twin's own address may be a jump alias
     if check.kind == "tcp":
         return replace(check, command=where)
     parts = urllib.parse.urlsplit(check.command)

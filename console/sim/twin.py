@@ -92,6 +92,7 @@ def twin_yaml(fleet: SimFleet, policy_path: str | None = None) -> str:
             "known_hosts": inv.ssh.known_hosts,
             "identity_files": list(inv.ssh.identity_files),
             "agent": False,
+            **({"config": inv.ssh.config} if inv.ssh.config else {}),  # the bastion's ProxyJump, if any
         },
         "policy": policy,
         "groups": {
