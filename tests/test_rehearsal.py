@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import resource
 import stat
 import sys
 from pathlib import Path
@@ -19,7 +20,8 @@ from console.load.native import load_inventory
 from console.model.errors import SlowrollError
 from console.remote.checks import run_host_check
 from console.remote.ssh import Connector, SSHOptions, SSHTarget
-from console.sim.fleet import SimFleet, allocate_ports, port_order, write_private
+from console.sim.fleet import SimFleet, write_private
+from console.sim.ports import allocate_ports, ensure_open_files, port_order
 from console.sim.rehearse import example_body, rehearsal_notes
 from console.sim.twin import twin_yaml
 from tests.simlab import fleet_yaml, sim_roll
@@ -122,22 +124,15 @@ async def test_the_twin_inventory_on_disk_is_private_and_holds_no_secret(tmp_pat
     assert worker["queue"] == "settlements" and worker["api_token"] == "<redacted>"
 
 
-def test_what_a_rehearsal_leaves_out_is_said_once_each() -> None:
-    inv = load_inventory(_written(INVENTORY))
+def test_what_a_rehearsal_leaves_out_is_said_once_each(tmp_path: Path) -> None:
+    source = tmp_path / "inv.yaml"
+    source.write_text(INVENTORY)
+    inv = load_inventory(source)
     notes = rehearsal_notes(inv)
     assert len(notes) == 2, notes
     assert "service check 'lb'" in notes[0] and "hook 'drain'" in notes[1]
     assert all(n.startswith("not rehearsable:") and "\n" not in n for n in notes)
     assert example_body(r"x(?=y)") is None  # a body no answer satisfies: declared, never faked
-
-
-def _written(text: str) -> Path:
-    import tempfile
-
-    fd, name = tempfile.mkstemp(suffix=".yaml")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    return Path(name)
 
 
 def test_ports_for_a_fleet_larger_than_the_old_range() -> None:
@@ -157,6 +152,14 @@ def test_ports_for_a_fleet_larger_than_the_old_range() -> None:
     assert [p for p, _ in some] == [25_002, 25_003, 25_004]
 
 
+def test_a_fleet_beyond_the_open_files_limit_is_a_clear_error() -> None:
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY:
+        pytest.skip("no hard limit of open files here")
+    with pytest.raises(SlowrollError, match=r"needs about \d+ open files .* raise it \(ulimit -n\)"):
+        ensure_open_files(hard + 1)
+
+
 # ---------------------------------------------------------------------------------------------------
 # Every sample inventory, rolled to completion on its simulated twins
 
@@ -171,7 +174,7 @@ def _open_copy(path: Path, out: Path) -> Path:
         for hook in hooks if isinstance(hooks, list) else [hooks]:
             if isinstance(hook, dict) and True in hook:
                 hook["on"] = hook.pop(True)
-    out.write_text(yaml.safe_dump(data, sort_keys=False).replace("true:", "'on':"))
+    out.write_text(yaml.safe_dump(data, sort_keys=False))
     return out
 
 

@@ -13,25 +13,32 @@ import errno
 import json
 import os
 import random
-import resource
 import socket
 import struct
 import time
 import urllib.parse
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import asyncssh
 
-from console.model.errors import SlowrollError
 from console.model.host import Host
 from console.model.inventory import Inventory, SSHSettings
 from console.model.specs import render_plain
 from console.remote.sshconfig import SSHConfig, default_config
 from console.sim.endpoints import Endpoint, hold
 from console.sim.faults import DRIFT_FAULTS, apply_drift_fault
+from console.sim.ports import (
+    FILES_MARGIN,
+    PORT_HIGH,
+    PORT_LOW,
+    allocate_ports,
+    ensure_open_files,
+    ephemeral_range,
+    port_order,
+)
 from console.sim.rehearse import (
     LOOPBACK,
     SERVED_KINDS,
@@ -45,12 +52,6 @@ from console.sim.rehearse import (
 from console.sim.result import ExecResult
 from console.sim.system import SimSystem
 
-# Ports are taken outside the ephemeral range, so a host can listen again after a reboot: from a random
-# start between PORT_LOW and PORT_HIGH upwards, then the rest of 1024-65535.
-PORT_LOW, PORT_HIGH = 20000, 32000
-PORT_MIN = 1024
-FILES_PER_PORT = 3  # open files a simulated port costs: its listener and a connection or two
-_T = TypeVar("_T")
 DEFAULT_BOOT_TIME = 8.0
 
 
@@ -415,7 +416,7 @@ class SimFleet:
         wanted = {h.name: [i for i, c in served_checks.items() if c.applies_to(h)] for h in inv.hosts}
         jumped = self._jumped()
         count = len(inv.hosts) + sum(map(len, wanted.values())) + bool(jumped)
-        ensure_open_files(count * FILES_PER_PORT)
+        ensure_open_files(count + FILES_MARGIN)
         ports = iter(self._ports(count))
         lines = []
         for n, host in enumerate(inv.hosts):
@@ -569,69 +570,6 @@ def write_private(path: Path, text: str) -> None:
     finally:
         os.close(fd)
     os.replace(tmp, path)
-
-
-def ephemeral_range() -> tuple[int, int]:
-    """The kernel's ephemeral port range (outgoing connections take their ports from it)."""
-    try:
-        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
-        return int(low), int(high)
-    except (OSError, ValueError):
-        return 32768, 60999
-
-
-def port_order(start: int, ephemeral: tuple[int, int]) -> Iterator[int]:
-    """Every port from 1024 to 65535 outside ``ephemeral``, once: from ``start`` upwards, then from 1024."""
-    low, high = ephemeral
-    start = max(start, PORT_MIN)
-    for span in (range(start, 65536), range(PORT_MIN, start)):
-        for port in span:
-            if not low <= port <= high:
-                yield port
-
-
-def allocate_ports(
-    count: int,
-    order: Iterable[int],
-    bind: Callable[[int], _T | None],
-    *,
-    ephemeral: tuple[int, int],
-) -> list[tuple[int, _T]]:
-    """The first ``count`` ports of ``order`` that ``bind`` takes (with what it returned); SlowrollError
-    when there are not that many."""
-    taken: list[tuple[int, _T]] = []
-    for port in order:
-        if len(taken) == count:
-            break
-        held = bind(port)
-        if held is not None:
-            taken.append((port, held))
-    if len(taken) < count:
-        for _, held in taken:
-            if isinstance(held, socket.socket):
-                held.close()
-        raise SlowrollError(
-            f"the simulated fleet needs {count} TCP ports on 127.0.0.1 (one per host and per tcp/http check "
-            f"endpoint), but only {len(taken)} are free outside the ephemeral range "
-            f"{ephemeral[0]}-{ephemeral[1]}: simulate fewer hosts"
-        )
-    return taken
-
-
-def ensure_open_files(needed: int) -> None:
-    """Raise the soft limit of open files to serve ``needed`` of them (up to the hard limit), or say why not."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft == resource.RLIM_INFINITY or soft >= needed + 256:
-        return
-    target = hard if hard == resource.RLIM_INFINITY else min(hard, needed + 256)
-    with contextlib.suppress(ValueError, OSError):
-        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, target), hard))
-    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != resource.RLIM_INFINITY and soft < needed:
-        raise SlowrollError(
-            f"the simulated fleet needs about {needed} open files and the limit is {soft} (hard {hard}): "
-            "raise it (ulimit -n) or simulate fewer hosts"
-        )
 
 
 def _after_sudo(text: str) -> str | None:
