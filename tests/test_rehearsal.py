@@ -117,6 +117,8 @@ async def test_the_twin_inventory_on_disk_is_private_and_holds_no_secret(tmp_pat
         os.umask(old)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE((tmp_path / "sim").stat().st_mode) == 0o700
+    for name in ("client_key", "known_hosts"):
+        assert stat.S_IMODE((tmp_path / "sim" / name).stat().st_mode) == 0o600, name
     text = path.read_text()
     for secret in ("hunter2-secret", "tok-secret-123", "T0KEN-SECRET", "webhook"):
         assert secret not in text

@@ -355,6 +355,7 @@ class SimFleet:
         self.inventory = inventory
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(self.workdir, 0o700)  # the client's private key, the twin inventory, its ssh config
         self.speed = speed
         self.faults = faults or {}
         self.rng = random.Random(seed)
@@ -406,8 +407,7 @@ class SimFleet:
 
     async def start(self) -> None:
         client_key = asyncssh.generate_private_key("ssh-ed25519", comment="slowroll-sim-client")
-        client_key.write_private_key(str(self.client_key_path))
-        os.chmod(self.client_key_path, 0o600)
+        write_private(self.client_key_path, client_key.export_private_key().decode())
         self.authorized_keys = asyncssh.import_authorized_keys(
             client_key.export_public_key("openssh").decode()
         )
