@@ -299,3 +299,12 @@ async def test_hosts_behind_a_proxyjump_are_rehearsed_through_a_simulated_bastio
                 await conn.open_connection("127.0.0.1", twins["db-01"].port)
             _, writer = await conn.open_connection("127.0.0.1", twins["api-01"].port)
             writer.close()
+
+
+async def test_the_no_sudo_fault_stops_a_sudo_reboot_on_its_host_only(tmp_path: Path) -> None:
+    text = fleet_yaml({"web": ["w1", "w2"]}, policy="reboot_command: sudo -n systemctl reboot").replace(
+        "name: test\n", "name: test\nssh: {user: deploy}\n"
+    )
+    async with sim_roll(tmp_path, text, faults={"w2": {"no-sudo"}}) as roll:
+        result = await roll.engine.run()
+    assert result.failed == ("w2",) and roll.reboots("w2") == 0 and roll.reboots("w1") == 1

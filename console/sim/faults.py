@@ -16,6 +16,7 @@ from console.model.budgets import plan
 from console.model.errors import did_you_mean
 from console.model.inventory import Inventory
 from console.remote.facts import TAINT_LIVEPATCH
+from console.sim.rehearse import served
 from console.sim.system import SimSystem
 from console.sim.units import MULTI_USER, UnitDef
 
@@ -32,7 +33,16 @@ __all__ = [
 ]
 
 ENGINE_FAULTS = frozenset(
-    {"never-returns", "slow-boot", "check-fails", "ssh-hangs", "flapping", "unhealthy", "new-host-key"}
+    {
+        "never-returns",
+        "slow-boot",
+        "check-fails",
+        "ssh-hangs",
+        "flapping",
+        "unhealthy",
+        "new-host-key",
+        "no-sudo",
+    }
 )
 DRIFT_FAULTS = frozenset(
     {"hand-started-unit", "early-unit", "live-patched", "kernel-pending", "stale-kernel"}
@@ -46,6 +56,7 @@ FAULT_HELP = {
     "flapping": "after its reboot, health checks alternate between pass and fail",
     "unhealthy": "its health checks fail already before its turn (it must not be rebooted)",
     "new-host-key": "comes back from its reboot with a different SSH host key",
+    "no-sudo": "its SSH user is not in sudoers: sudo -n asks for a password, so it cannot reboot (unless root)",
     "hand-started-unit": "runs a service started by hand (not enabled): lost at the reboot",
     "early-unit": "an enabled unit Requires= a unit that fails at boot: inactive after the reboot",
     "live-patched": "running kernel is live-patched",
@@ -79,7 +90,7 @@ def parse_faults(specs: Sequence[str], inventory: Inventory) -> dict[str, set[st
             )
         if kind in CHECK_FAULTS:
             target = next(h for h in inventory.hosts if h.name == host)
-            if not any(not c.local for c in inventory.checks_for(target)):
+            if not any(not c.local or served(c) for c in inventory.checks_for(target)):
                 raise FaultError(
                     f"--fault {spec}: {host} has no health check run on the host in {inventory.path}, "
                     f"so {kind!r} would change nothing (add a check to its group, or pick another host)"

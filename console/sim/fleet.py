@@ -254,8 +254,13 @@ class SimHost:
         return ExecResult(127, "", f"sh: 1: {text.split()[0] if text.split() else text}: not found\n"), False
 
     def may_sudo(self, user: str) -> bool:
-        """root, and the users in host var ``sim_sudoers`` (every user when the var is not set)."""
-        return user == "root" or self.spec.sudoers is None or user in self.spec.sudoers
+        """root, and the users in host var ``sim_sudoers`` (every user when the var is not set), but nobody
+        else under the fault no-sudo."""
+        if user == "root":
+            return True
+        if "no-sudo" in self.spec.faults:
+            return False
+        return self.spec.sudoers is None or user in self.spec.sudoers
 
     def check_failure(self, *, flap: bool = True) -> str | None:
         """Why the host's health checks fail now (its faults), or None; ``flap``: a flapping check's turn."""
