@@ -107,23 +107,40 @@ async def test_the_twin_keeps_each_check_kind_and_scope_and_every_kind_passes_on
 
 
 async def test_the_twin_inventory_on_disk_is_private_and_holds_no_secret(tmp_path: Path) -> None:
+    """`slowroll sim` (what `run --sim` starts) under umask 000: files 0600, folder 0700, no secret."""
     source = tmp_path / "inv.yaml"
     source.write_text(INVENTORY)
-    old = os.umask(0)
+    out = tmp_path / "sim"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "console.cli",
+        "sim",
+        str(source),
+        "--out",
+        str(out),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=ROOT,
+        preexec_fn=lambda: os.umask(0),
+    )
     try:
-        async with SimFleet(load_inventory(source), tmp_path / "sim", boot_time=0.3) as fleet:
-            path = await _twin(tmp_path, fleet)
+        assert proc.stdout is not None
+        line = await asyncio.wait_for(proc.stdout.readline(), 60)
+        assert b"serving" in line, line
+        path = out / "inventory.yaml"
+        assert stat.S_IMODE(out.stat().st_mode) == 0o700
+        for name in ("inventory.yaml", "client_key", "known_hosts"):
+            assert stat.S_IMODE((out / name).stat().st_mode) == 0o600, name
+        text = path.read_text()
+        twin = load_inventory(path)
     finally:
-        os.umask(old)
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert stat.S_IMODE((tmp_path / "sim").stat().st_mode) == 0o700
-    for name in ("client_key", "known_hosts"):
-        assert stat.S_IMODE((tmp_path / "sim" / name).stat().st_mode) == 0o600, name
-    text = path.read_text()
+        proc.terminate()
+        await proc.wait()
     for secret in ("hunter2-secret", "tok-secret-123", "T0KEN-SECRET", "webhook"):
         assert secret not in text
-    worker = yaml.safe_load(text)["hosts"]["worker-01"]["vars"]
-    assert worker["queue"] == "settlements" and worker["api_token"] == "<redacted>"
+    assert twin.hosts[2].vars["queue"] == "settlements" and twin.hosts[2].vars["api_token"] == "<redacted>"
+    assert twin.hosts[0].vars["db_secret"] == "<redacted>"
 
 
 def test_what_a_rehearsal_leaves_out_is_said_once_each(tmp_path: Path) -> None:
