@@ -75,6 +75,7 @@ class SlowrollApp(KeyRules, RollControl, Quitting, StatusLines, Filtering, App[i
         Binding("x", "retry", "retry"),
         Binding("enter", "detail", "host"),
         Binding("slash", "filter", "filter", key_display="/"),
+        Binding("escape", "clear_filter", "clear filter", key_display="esc"),
         Binding("f", "follow", "follow"),
         Binding("d", "audit", "audit"),
         Binding("o", "log_scope", "log"),
@@ -281,14 +282,17 @@ class SlowrollApp(KeyRules, RollControl, Quitting, StatusLines, Filtering, App[i
             self._finish()
 
     def _active_host(self) -> str | None:
+        """The host to follow: in flight, not skipped, and shown (follow moves among the filtered hosts)."""
         hosts = self.engine.hosts
+
+        def active(name: str) -> bool:
+            run = hosts[name]
+            return run.state.in_flight and not run.skipped and self.grid.shows(name)
+
         last = self._last_active
-        if last is not None and hosts[last].state.in_flight and not hosts[last].skipped:
+        if last is not None and active(last):
             return last
-        for name in self.engine.current_slice:
-            if hosts[name].state.in_flight and not hosts[name].skipped:
-                return name
-        return None
+        return next((name for name in self.engine.current_slice if active(name)), None)
 
     def on_fleet_grid_cursor_moved(self, message: FleetGrid.CursorMoved) -> None:
         if message.by_operator and self.follow:

@@ -64,6 +64,10 @@ class Filtering:
         self.grid.set_filter(text.strip(), predicate)
         self._refresh_status()
 
+    def action_clear_filter(self) -> None:
+        """Esc on the grid: show every host again."""
+        self.apply_filter("")
+
     def on_filter_input_cancelled(self, event: FilterInput.Cancelled) -> None:
         self.apply_filter("")
         self._close_filter()

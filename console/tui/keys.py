@@ -10,6 +10,7 @@ from textual import events
 from textual.app import SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.widgets import Input
 
 from console.engine.availability import HOST_ACTIONS, ROLL_ACTIONS
 from console.engine.facade import Engine
@@ -30,7 +31,8 @@ KEYS: tuple[tuple[str, str, str], ...] = (
     ("enter", "the selected host: facts, boot ids, checks, findings, timeline", ""),
     ("arrows/hjkl", "move the cursor; home/end, pgup/pgdn", ""),
     ("/", "filter the grid by name, group or state (e.g. 'fail', 'web reb'); esc clears", ""),
-    ("f", "follow the active host (moving the cursor stops following)", ""),
+    ("esc", "clear the grid's filter (the key bar shows it while a filter is applied)", "filtered"),
+    ("f", "follow the active host, among the filtered hosts (moving the cursor stops following)", ""),
     ("d", "drift audit of every host: findings, blocking first (before the start it runs the audit)", ""),
     ("o", "log: only the selected host / every host", ""),
     ("z", "tile size: auto, names, glyphs, dense", ""),
@@ -44,7 +46,7 @@ KEYS: tuple[tuple[str, str, str], ...] = (
 
 # What the engine's hint means on this console's keys.
 HINTS = {"start": "g starts it", "pause": "p pauses it", "resume": "r resumes"}
-MAIN_ONLY = ("detail", "filter", "follow", "log_scope", "density", "skip", "retry", "audit")
+MAIN_ONLY = ("detail", "filter", "clear_filter", "follow", "log_scope", "density", "skip", "retry", "audit")
 
 
 class KeyRules:
@@ -67,6 +69,8 @@ class KeyRules:
             return False
         if action in ("skip", "retry") and not self.on_main:
             return False
+        if action == "clear_filter" and not self.grid.filter_text:
+            return False  # not in the key bar: nothing to clear (esc says so)
         reason = self.why_not(action)
         return None if reason else True
 
@@ -83,6 +87,8 @@ class KeyRules:
             answer = self.engine.availability(action, host)
         elif action == "detail" and self.grid.cursor is None:
             return "no host is selected (the filter hides every host)"
+        elif action == "clear_filter" and self.on_main and not self.grid.filter_text:
+            return "no filter is applied (/ filters the grid)"
         else:
             return None
         if answer:
@@ -95,6 +101,8 @@ class KeyRules:
         self.key_presses += 1
         if not self.on_main and not isinstance(self.screen, (HostDetail, HelpScreen, TimelineScreen)):
             return
+        if isinstance(self.focused, Input):
+            return  # the line being typed in has its own keys (esc clears it)
         for binding in self.BINDINGS:
             assert isinstance(binding, Binding)
             keys = binding.key.split(",")

@@ -130,6 +130,11 @@ class FleetGrid(LineList, can_focus=True):
         self._ensure_layout()
         return list(self._visible)
 
+    def shows(self, host: str) -> bool:
+        """Whether ``host`` has a tile now (the filter keeps it)."""
+        self._ensure_layout()
+        return host in self._pos
+
     def set_filter(self, text: str, predicate: Callable[[HostRun], bool] | None) -> None:
         self.filter_text = text
         self._filter = predicate

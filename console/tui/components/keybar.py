@@ -19,6 +19,7 @@ PRIORITY: dict[str, int] = {
     "help": 99,
     "close": 98,
     "answer": 97,
+    "clear_filter": 97,
     "pause": 96,
     "abort": 95,
     "resume": 94,
