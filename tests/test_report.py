@@ -141,7 +141,9 @@ def test_report_per_host_facts_match_the_fleets_ground_truth(report: Report, rec
 def test_markdown_report(report: Report, recorded: Recorded) -> None:
     md = render_markdown(report, width=90)
     user, machine = whoami()
-    assert md.startswith(f"# Roll {recorded.roll_id} — test: ✔ complete\n")
+    assert md.startswith(
+        f"# Roll {recorded.roll_id} — test: ✔ complete — 1 failed, 1 skipped\n"
+    )  # never clean
     assert f"| started by | {user} on {machine} (pid " in md
     assert f"`{recorded.inventory_path.resolve()}`, sha256 `{report.inventory_hash[:16]}`" in md
     assert "`slowroll run inv.yaml --sim`" in md

@@ -203,10 +203,10 @@ class Engine(Core):
         For a face that leaves a paused roll: what was recorded stays as it is for a later resume."""
         await self.stop_background()
 
-    def finish(self) -> RollFinished:
-        if self._finished is not None and self._finished.state == self.state:
-            return self._finished
-        self.finished_at = self.clock()
+    def outcome(self) -> dict[str, list[str]]:
+        """Where every host stands for the roll's summary: rebooted, failed, skipped or untouched.
+
+        The one source for the summary event, the console's COMPLETE header and the report's counts."""
         lists: dict[str, list[str]] = {"rebooted": [], "failed": [], "skipped": [], "untouched": []}
         for r in self.hosts.values():
             if r.state in PROBLEMS:
@@ -219,6 +219,13 @@ class Engine(Core):
                 lists["untouched"].append(r.name)
             else:  # in flight when the roll stopped (a skipped host still being watched)
                 lists["skipped" if r.skipped else "failed"].append(r.name)
+        return lists
+
+    def finish(self) -> RollFinished:
+        if self._finished is not None and self._finished.state == self.state:
+            return self._finished
+        self.finished_at = self.clock()
+        lists = self.outcome()
         duration = (self.finished_at - self.started_at) if self.started_at else 0.0
         event = RollFinished(
             self.finished_at,

@@ -222,6 +222,15 @@ class RollFinished(Event):
     duration: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def counts(self) -> dict[str, int]:
+        """How many hosts ended in each outcome (rebooted, failed, skipped, untouched)."""
+        return {
+            "rebooted": len(self.rebooted),
+            "failed": len(self.failed),
+            "skipped": len(self.skipped),
+            "untouched": len(self.untouched),
+        }
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "event": self.kind,
@@ -231,6 +240,7 @@ class RollFinished(Event):
             "failed": list(self.failed),
             "skipped": list(self.skipped),
             "untouched": list(self.untouched),
+            "counts": self.counts(),
             "reason": self.reason,
             "duration": round(self.duration, 3),
             **self.extra,

@@ -50,7 +50,11 @@ def format_time(ts: float | None) -> str:
 
 
 def _summary(r: Report) -> list[str]:
-    out = [f"# Roll {r.roll_id} — {r.inventory_name}: {_state(r.state)}", ""]
+    left = [f"{len(r.summary[k])} {k}" for k in ("failed", "skipped", "untouched") if r.summary.get(k)]
+    problems = (
+        f" — {', '.join(left)}" if r.state == "complete" and left else ""
+    )  # never clean when it was not
+    out = [f"# Roll {r.roll_id} — {r.inventory_name}: {_state(r.state)}{problems}", ""]
     if r.reason:
         stopped = r.automatic and r.state in ("paused", "pausing")
         out += [f"**{'Stopped by itself' if stopped else 'Reason'}:** {' '.join(r.reason.split())}", ""]

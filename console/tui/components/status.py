@@ -133,6 +133,12 @@ def _state_line(
     dim = Style(color=theme.grid["dim"])
     badge = Piece(f" {ROLL_GLYPHS[state]} {state.value.upper()} ", 100, theme.roll_style(state))
     pieces = [badge]
+    if state is RollState.COMPLETE:  # a finished roll with a problem must not look clean
+        left = [
+            f"{len(names)} {key}" for key, names in engine.outcome().items() if key != "rebooted" and names
+        ]
+        if left:
+            pieces.append(Piece("— " + ", ".join(left), 100, Style(bold=True, color=theme.ui.get("warning"))))
     if quitting:
         pieces.append(Piece("QUITTING", 99, Style(bold=True, reverse=True)))
     pieces.append(Piece(engine.inventory.name, 60, Style(bold=True)))
