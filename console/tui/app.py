@@ -226,6 +226,21 @@ class SlowrollApp(KeyRules, RollControl, Quitting, StatusLines, Filtering, App[i
         lower = self.query_one("#lower")
         if lower.styles.height is None or lower.styles.height.value != want:
             lower.styles.height = want
+        self._place_notices(want)
+
+    def _place_notices(self, lower: int) -> None:
+        """Notices sit over the grid's lower right, no taller than the grid: never over the banner, the log
+        (where the pause reason is), the selection line nor the key bar. Dialogs hide them (app.tcss)."""
+        try:
+            rack = self.screen_stack[0].get_child_by_id("textual-toastrack")
+        except (NoMatches, IndexError):
+            return
+        bottom = lower + 2  # the selection line and the key bar
+        if rack.styles.margin.bottom != bottom:
+            rack.styles.margin = (0, 0, bottom, 0)
+        tallest = max(1, self.grid.outer_size.height)
+        if rack.styles.max_height is None or rack.styles.max_height.value != tallest:
+            rack.styles.max_height = tallest
 
     # ------------------------------------------------------------------------------------------------
     # Engine events: mark dirty, never redraw here
@@ -237,6 +252,8 @@ class SlowrollApp(KeyRules, RollControl, Quitting, StatusLines, Filtering, App[i
         if isinstance(event, HostStateChanged) and event.new.in_flight:
             self._last_active = event.host
         elif isinstance(event, RollStateChanged):
+            if self._mounted:
+                self._drop_stale_notices()
             # The roll's state is shown at once (not at the next tick): PAUSING must never lag.
             if self._mounted and self.is_running:
                 with contextlib.suppress(NoMatches, ScreenStackError):
@@ -251,6 +268,15 @@ class SlowrollApp(KeyRules, RollControl, Quitting, StatusLines, Filtering, App[i
                 )
         elif isinstance(event, RollFinished):
             self.result = event
+
+    def _drop_stale_notices(self) -> None:
+        """The roll's state changed: a notice about the old one ("not now — already paused") would now
+        contradict the banner. Errors stay until their time is up (they are never dropped unseen)."""
+        stale = [n for n in self._notifications if n.severity != "error"]
+        for notice in stale:
+            self._unnotify(notice, refresh=False)
+        if stale:
+            self._refresh_notifications()
 
     def _tick(self) -> None:
         if not self._mounted or not self.screen_stack:

@@ -82,12 +82,13 @@ async def console(
     boot_time: float = 0.15,
     budgets: dict[str, object] | None = BUDGETS,
     audit_on_open: bool = False,
+    notifications: bool = False,
 ) -> AsyncIterator[Console]:
     text = fleet_yaml(groups or GROUPS, budgets=budgets, policy=policy)
     async with sim_roll(tmp_path, text, faults=faults, boot_time=boot_time) as roll:
         app = SlowrollApp(roll.engine, simulated=True, speed=1.0, audit_on_open=audit_on_open)
         try:
-            async with app.run_test(size=size) as pilot:
+            async with app.run_test(size=size, notifications=notifications) as pilot:
                 yield Console(roll, app, pilot)
         finally:
             # Never leave the engine driving hosts of a fleet that is about to stop.
