@@ -328,6 +328,10 @@ class SlowrollApp(KeyRules, RollControl, Quitting, StatusLines, Filtering, App[i
             self.log_pane.show_host(message.host)
         self._refresh_selection()
 
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """Focus moved (tab, a click): the log's title says so at once (the bar is CSS)."""
+        self._refresh_selection()
+
     # ------------------------------------------------------------------------------------------------
     # Looking around
 

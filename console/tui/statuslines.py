@@ -109,6 +109,9 @@ class StatusLines:
         )
         if self.engine.state is RollState.READY:
             scope = "The plan  (g starts the roll after a y/n)"
+        focused = self.focused
+        if focused is not None and focused.id in ("log", "plan"):
+            scope = f"▶ {scope}  · focused (tab: grid)"
         self._update("log-title", Text(scope))
         sig = (
             self.engine.state,
