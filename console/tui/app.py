@@ -26,6 +26,7 @@ from textual.widgets import Input, Static
 from console.engine.facade import Engine
 from console.model.budgets import plan
 from console.model.events import Event, HostStateChanged, RollFinished, RollState, RollStateChanged
+from console.tui.commandline import CommandInput, CommandLine
 from console.tui.components.auditrunner import AuditRunner
 from console.tui.components.grid import FleetGrid
 from console.tui.components.keybar import KeyBar
@@ -54,12 +55,12 @@ from console.tui.statuslines import STATUS_EVERY, StatusLines
 TICK = 0.1  # seconds between redraws: events are coalesced into at most ~10 frames a second
 
 
-class SlowrollApp(KeyRules, RollControl, Quitting, StatusLines, Filtering, App[int]):
+class SlowrollApp(KeyRules, RollControl, Quitting, StatusLines, Filtering, CommandLine, App[int]):
     """The console. Build it with an engine; ``await app.run_async()``; then ``await app.settle_roll()``.
 
     Its parts are mixins in their own modules: which keys work now and the palette (``keys``), the roll
     actions (``control``), quitting and the exit code (``quitting``), the status lines (``statuslines``)
-    and the grid's filter (``filtering``)."""
+    the grid's filter (``filtering``) and the ``:`` command line (``commandline``)."""
 
     CSS_PATH = "app.tcss"
     TITLE = "slowroll"
@@ -75,6 +76,7 @@ class SlowrollApp(KeyRules, RollControl, Quitting, StatusLines, Filtering, App[i
         Binding("x", "retry", "retry"),
         Binding("enter", "detail", "host"),
         Binding("slash", "filter", "filter", key_display="/"),
+        Binding("colon", "command_line", "command", key_display=":", show=False),
         Binding("escape", "clear_filter", "clear filter", key_display="esc"),
         Binding("f", "follow", "follow"),
         Binding("d", "audit", "audit"),
@@ -171,10 +173,14 @@ class SlowrollApp(KeyRules, RollControl, Quitting, StatusLines, Filtering, App[i
             placeholder="filter: name, group or state (fail, reb, web …); enter keeps it, esc clears it",
             id="filter",
         )
+        yield CommandInput(
+            placeholder="command: host NAME, filter TEXT, log TEXT, theme NAME, help, quit", id="command"
+        )
         yield KeyBar(id="keys")
 
     def on_mount(self) -> None:
         self.query_one("#filter", Input).display = False
+        self.query_one("#command", Input).display = False
         ready = self.engine.state is RollState.READY
         self.query_one("#plan").display = ready
         self.log_pane.display = not ready
@@ -327,6 +333,9 @@ class SlowrollApp(KeyRules, RollControl, Quitting, StatusLines, Filtering, App[i
         if self.log_host_only:
             self.log_pane.show_host(message.host)
         self._refresh_selection()
+
+    def on_fleet_grid_opened(self, message: FleetGrid.Opened) -> None:
+        self.action_detail()
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         """Focus moved (tab, a click): the log's title says so at once (the bar is CSS)."""

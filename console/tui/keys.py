@@ -29,9 +29,18 @@ KEYS: tuple[tuple[str, str, str], ...] = (
     ("x", "retry the selected host's checks (never reboots it again)", "problem host"),
     ("a", "abort the roll: final, asks y (only y aborts)", "not over"),
     ("enter", "the selected host: facts, boot ids, checks, findings, timeline", ""),
-    ("arrows/hjkl", "move the cursor; home/end, pgup/pgdn", ""),
+    (
+        "arrows/hjkl",
+        "move the cursor; home/end (or G: the last host), pgup/pgdn; a click on the selected host opens it",
+        "",
+    ),
     ("/", "filter the grid by name, group or state (e.g. 'fail', 'web reb'); esc clears", ""),
     ("esc", "clear the grid's filter (the key bar shows it while a filter is applied)", "filtered"),
+    (
+        ":",
+        "command line: host NAME (select and open it), filter TEXT, log TEXT (search the log), theme NAME, help, quit",
+        "",
+    ),
     ("f", "follow the active host, among the filtered hosts (moving the cursor stops following)", ""),
     ("d", "drift audit of every host: findings, blocking first (before the start it runs the audit)", ""),
     ("o", "log: only the selected host / every host", ""),
@@ -46,7 +55,18 @@ KEYS: tuple[tuple[str, str, str], ...] = (
 
 # What the engine's hint means on this console's keys.
 HINTS = {"start": "g starts it", "pause": "p pauses it", "resume": "r resumes"}
-MAIN_ONLY = ("detail", "filter", "clear_filter", "follow", "log_scope", "density", "skip", "retry", "audit")
+MAIN_ONLY = (
+    "detail",
+    "filter",
+    "clear_filter",
+    "command_line",
+    "follow",
+    "log_scope",
+    "density",
+    "skip",
+    "retry",
+    "audit",
+)
 
 
 class KeyRules:
@@ -132,18 +152,39 @@ class KeyRules:
             ("Help", "every key and every glyph", "help"),
             ("Quit", "while a roll runs: pause, let hosts in flight finish, then quit", "quit_console"),
         )
+        keys = self.key_of_actions()
         for title, help_, action in entries:
             reason = self.why_not(action)
+            key = f"{keys[action]} · " if action in keys else ""
             yield SystemCommand(
                 title,
-                help_ if reason is None else f"not now: {reason}",
+                key + (help_ if reason is None else f"not now: {reason}"),
                 lambda a=action: self._palette(a),
+            )
+        yield SystemCommand(
+            "Command line",
+            ": · host NAME, filter TEXT, log TEXT, theme NAME, help, quit",
+            self.action_command_line,
+        )
+        for name in self.engine.hosts:
+            yield SystemCommand(
+                f"Go to host {name}",
+                ":host · select it and open its detail",
+                lambda n=name: self.go_to_host(n),
             )
         for name, theme in self.themes.themes.items():
             yield SystemCommand(
                 f"Theme: {name}", theme.description or theme.source, lambda n=name: self.set_console_theme(n)
             )
         yield SystemCommand("Screenshot", "Save an SVG 'screenshot' of the screen", self.deliver_screenshot)
+
+    def key_of_actions(self) -> dict[str, str]:
+        """Each action's key as the key bar shows it (the first binding's)."""
+        keys: dict[str, str] = {}
+        for binding in self.BINDINGS:
+            assert isinstance(binding, Binding)
+            keys.setdefault(binding.action, binding.key_display or binding.key.split(",")[0])
+        return keys
 
     def _palette(self, action: str) -> None:
         reason = self.why_not(action)

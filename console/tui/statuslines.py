@@ -109,6 +109,8 @@ class StatusLines:
         )
         if self.engine.state is RollState.READY:
             scope = "The plan  (g starts the roll after a y/n)"
+        if self.log_pane.search_text:
+            scope += f"  · lines with “{self.log_pane.search_text}” (:log alone: all)"
         focused = self.focused
         if focused is not None and focused.id in ("log", "plan"):
             scope = f"▶ {scope}  · focused (tab: grid)"

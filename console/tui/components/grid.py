@@ -60,7 +60,7 @@ class FleetGrid(LineList, can_focus=True):
         Binding("up,k", "move(0, -1)", "up", show=False),
         Binding("down,j", "move(0, 1)", "down", show=False),
         Binding("home", "edge(0)", "first", show=False),
-        Binding("end", "edge(1)", "last", show=False),
+        Binding("end,G", "edge(1)", "last", show=False),
         Binding("pageup", "page(-1)", "page up", show=False),
         Binding("pagedown", "page(1)", "page down", show=False),
     ]
@@ -70,6 +70,11 @@ class FleetGrid(LineList, can_focus=True):
             super().__init__()
             self.host = host
             self.by_operator = by_operator
+
+    class Opened(Message):
+        def __init__(self, host: str) -> None:
+            super().__init__()
+            self.host = host
 
     def __init__(
         self,
@@ -358,7 +363,10 @@ class FleetGrid(LineList, can_focus=True):
         x = event.x // self._tile_width(self.effective_density)
         hosts = self._rows[y].hosts
         if 0 <= x < len(hosts):
-            self._set_cursor(hosts[x], by_operator=True)
+            if hosts[x] == self.cursor:
+                self.post_message(self.Opened(hosts[x]))  # a click on the selected tile opens it
+            else:
+                self._set_cursor(hosts[x], by_operator=True)
 
     # ------------------------------------------------------------------------------------------------
     # Drawing

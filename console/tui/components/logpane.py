@@ -102,6 +102,7 @@ class LogPane(LineList):
         self.host_width = max(6, min(20, host_width))
         self.entries: deque[LogEntry] = deque(maxlen=MAX_LINES)
         self.only_host: str | None = None
+        self.search_text = ""
         self._view: deque[LogEntry] = deque()
         self._dirty = False
         self.auto_scroll = True
@@ -109,7 +110,10 @@ class LogPane(LineList):
     # ------------------------------------------------------------------------------------------------
 
     def _matches(self, entry: LogEntry) -> bool:
-        return self.only_host is None or entry.host == self.only_host
+        if self.only_host is not None and entry.host != self.only_host:
+            return False
+        wanted = self.search_text
+        return not wanted or wanted in entry.text.lower() or wanted in (entry.host or "").lower()
 
     def add(self, new: list[LogEntry]) -> None:
         for entry in new:
@@ -121,6 +125,11 @@ class LogPane(LineList):
             if self._matches(entry):
                 self._view.append(entry)
             self._dirty = True
+
+    def search(self, text: str) -> None:
+        """Only the lines that contain ``text`` (any case; in the line or its host; "": every line)."""
+        self.search_text = text.strip().lower()
+        self.show_host(self.only_host)
 
     def show_host(self, host: str | None) -> None:
         """Only ``host``'s lines (None: every line)."""
