@@ -166,14 +166,17 @@ def _finished(event: RollFinished, words: Words) -> list[EventLine]:
     state = event.state.value.upper()
     rebooted, failed = len(event.rebooted), len(event.failed)
     skipped, untouched = len(event.skipped), len(event.untouched)
+    late = f" ({len(event.late)} late)" if event.late else ""
     level = "ok" if event.state is RollState.COMPLETE else "warn"
     if not words.finish_in_full:
-        text = f"{state}: {rebooted} rebooted, {failed} failed, {skipped} skipped, {untouched} untouched"
+        text = (
+            f"{state}: {rebooted} rebooted{late}, {failed} failed, {skipped} skipped, {untouched} untouched"
+        )
         return [EventLine("FINISHED", text, level, headed=True)]
     which = f" {list(event.failed)}" if event.failed else ""
     why = f"  — {event.reason}" if event.reason else ""
     text = (
-        f"{state} in {words.duration(event.duration)}: {rebooted} rebooted, {failed} failed{which}, "
+        f"{state} in {words.duration(event.duration)}: {rebooted} rebooted{late}, {failed} failed{which}, "
         f"{skipped} skipped, {untouched} untouched{why}"
     )
     return [EventLine("FINISHED", text, level, headed=True)]

@@ -18,7 +18,7 @@ from typing import Any
 from console.engine.core import Core, Room
 from console.engine.hostio import HostIO, target
 from console.engine.hostrun import HostProblem, HostRun
-from console.model.aio import cancel_and_wait
+from console.model.aio import Deadline, cancel_and_wait
 from console.model.events import HostState
 from console.remote.ssh import HostSession, SSHError, SSHErrorKind
 
@@ -32,10 +32,11 @@ class BootWait(Room):
         super().__init__(core)
         self.io = io
 
-    async def wait_for_new_boot_id(self, run: HostRun, deadline: float) -> HostSession:
+    async def wait_for_new_boot_id(self, run: HostRun, deadline: Deadline) -> HostSession:
         """Poll (at least every ``poll_interval``) until the host answers SSH with a boot id other than before.
 
-        Returns the session that read the new boot id; raises ``HostProblem`` at ``deadline``.
+        Returns the session that read the new boot id; raises ``HostProblem`` at ``deadline`` (which moves
+        back by the event loop's own lag: a stalled console is not a host that did not come back).
         """
         return await _Race(self, run, deadline).wait()
 
@@ -60,7 +61,7 @@ class BootWait(Room):
 class _Race:
     """One wait for a new boot id: overlapping TCP probes, one SSH probe at a time, and what they saw."""
 
-    def __init__(self, room: BootWait, run: HostRun, deadline: float) -> None:
+    def __init__(self, room: BootWait, run: HostRun, deadline: Deadline) -> None:
         self.room = room
         self.core = room.core
         self.policy = room.policy
@@ -83,11 +84,11 @@ class _Race:
         try:
             while self.winner is None:
                 now = self.loop.time()
-                if now >= self.deadline:
+                if self.deadline.passed():
                     break
                 if now >= self.next_start and self.ssh is None:
                     self._launch(now)
-                wait_for = max(0.0, min(self.next_start, self.deadline) - self.loop.time())
+                wait_for = max(0.0, min(self.next_start, self.deadline.at) - self.loop.time())
                 pending: set[asyncio.Future[Any]] = set(self.tcp) | (
                     {self.ssh} if self.ssh is not None else set()
                 )
@@ -178,14 +179,17 @@ class _Race:
                     result[0].close()
 
     def _timed_out(self) -> HostProblem:
+        self.run.timed_out = True  # if it comes back healthy after all, it is done late, not failed
         if self.run.down_at is None and self.last_error.startswith(OLD_BOOT):
             return HostProblem(
                 HostState.FAILED,
                 f"did not reboot: still up with its old boot id {self.before} {self.policy.reboot_timeout:g}s "
                 f"after {self.policy.reboot_command!r} returned (a scheduled or refused reboot?)",
             )
+        lag = self.deadline.extension
+        waited = f" + {lag:.1f}s the console itself ran late" if lag >= 0.1 else ""
         return HostProblem(
             HostState.FAILED,
             f"not back with a new boot id within reboot_timeout "
-            f"({self.policy.reboot_timeout:g}s); last: {self.last_error}",
+            f"({self.policy.reboot_timeout:g}s{waited}); last: {self.last_error}",
         )

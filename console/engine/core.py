@@ -17,7 +17,7 @@ from typing import Any, Protocol, TypeVar
 from console.drift.audit import FleetAudit
 from console.engine.hostrun import MAY_HOLD_SLOT, HostRun
 from console.journal.store import whoami
-from console.model.aio import Notifier, cancel_and_wait
+from console.model.aio import Deadline, LoopLag, Notifier, cancel_and_wait
 from console.model.budgets import Budgets, order_hosts
 from console.model.events import (
     PROBLEMS,
@@ -106,6 +106,8 @@ class Core:
         self.changed = Notifier()  # wakes on every event (and so on every command)
         self._subscribers: list[Subscriber] = []
         self._background: set[asyncio.Task[Any]] = set()
+        self.late: set[str] = set()  # hosts done late: back after their reboot_timeout, then healthy
+        self.lag = LoopLag()  # the loop's own lateness: a busy console never fails a host for time
 
     # ------------------------------------------------------------------------------------------------
     # Subscribers and events
@@ -218,6 +220,12 @@ class Core:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
         return task
+
+    def deadline(self, seconds: float) -> Deadline:
+        """``seconds`` from now, extended by however late this event loop runs meanwhile (lag measured)."""
+        if not self.lag.running:
+            self.lag.task = self.spawn(self.lag.run(), "loop lag")
+        return self.lag.deadline(seconds)
 
     async def stop_background(self) -> None:
         await cancel_and_wait(list(self._background))

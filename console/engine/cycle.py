@@ -20,12 +20,24 @@ from console.engine.core import Core, Room
 from console.engine.hostio import HostIO
 from console.engine.hostrun import HostProblem, HostRun
 from console.engine.watch import Watch
-from console.model.aio import together
+from console.model.aio import Deadline, together
 from console.model.events import HostState, RollState
 from console.model.findings import Severity
 from console.model.windows import judge
 from console.remote.gather import gather_evidence
 from console.remote.ssh import HostSession, SSHError
+
+
+def _stopped(state: RollState) -> str:
+    """Why no reboot starts, in words that stay true once the roll has settled (never "the roll is pausing"
+    on a host line of a roll that has long been paused)."""
+    return (
+        "the roll was aborted" if state in (RollState.ABORTING, RollState.ABORTED) else "the roll was paused"
+    )
+
+
+def _not_started(state: RollState) -> str:
+    return f"not rebooted: {_stopped(state)} before its turn; back in the queue (untouched)"
 
 
 def crash_point(name: str, host: str) -> None:
@@ -55,9 +67,7 @@ class Cycle(Room):
                 core.set_host(
                     run,
                     HostState.SKIPPED if run.skipped else HostState.PENDING,
-                    "skipped before its reboot"
-                    if run.skipped
-                    else "not started: the roll is " + core.state.value,
+                    "skipped before its reboot" if run.skipped else _not_started(core.state),
                 )
                 return
             drained = await self._drain(run, session)
@@ -151,7 +161,7 @@ class Cycle(Room):
         """Why ``run`` may not be rebooted right now (None: it may). Synchronous: the commit point."""
         core = self.core
         if core.state is not RollState.RUNNING:
-            return f"the roll is {core.state.value}"
+            return _stopped(core.state)
         if run.skipped:
             return "skipped"
         if run.rebooted:
@@ -221,10 +231,11 @@ class Cycle(Room):
         """Wait for the new boot id, then checks, drift regressions and bake; ends DONE or raises."""
         core = self.core
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.policy.reboot_timeout
+        deadline = core.deadline(self.policy.reboot_timeout)
+        run.timed_out = False
         session = await self.bootwait.wait_for_new_boot_id(run, deadline)
         try:
-            await self._settle_boot(session, deadline)
+            await self._settle_boot(run, session, deadline)
             core.set_host(run, HostState.CHECKING)
             failed, run.facts_after = await together(
                 self.io.checks(run, session, phase), self.io.facts(run, session)
@@ -260,15 +271,15 @@ class Cycle(Room):
         finally:
             session.close()
 
-    async def _settle_boot(self, session: HostSession, deadline: float) -> None:
+    async def _settle_boot(self, run: HostRun, session: HostSession, deadline: Deadline) -> None:
         """Wait while systemd reports the boot is still under way (``initializing``/``starting``)."""
-        loop = asyncio.get_running_loop()
-        while loop.time() < deadline:
+        while not deadline.passed():
             result = await session.run("systemctl is-system-running", timeout=self.policy.command_timeout)
             state = result.stdout.strip()
             if state not in ("initializing", "starting"):
                 return
             await asyncio.sleep(self.policy.poll_interval)
+        run.timed_out = True
         raise HostProblem(HostState.FAILED, "still booting (systemd 'starting') at reboot_timeout")
 
     async def _drift_after(self, run: HostRun, session: HostSession) -> None:

@@ -204,10 +204,17 @@ class Engine(Core):
         await self.stop_background()
 
     def outcome(self) -> dict[str, list[str]]:
-        """Where every host stands for the roll's summary: rebooted, failed, skipped or untouched.
+        """Where every host stands for the roll's summary: rebooted, failed, skipped or untouched (each host
+        in one of these), and which of the rebooted were late (back after their reboot_timeout, then healthy).
 
         The one source for the summary event, the console's COMPLETE header and the report's counts."""
-        lists: dict[str, list[str]] = {"rebooted": [], "failed": [], "skipped": [], "untouched": []}
+        lists: dict[str, list[str]] = {
+            "rebooted": [],
+            "failed": [],
+            "skipped": [],
+            "untouched": [],
+            "late": [],
+        }
         for r in self.hosts.values():
             if r.state in PROBLEMS:
                 lists["failed"].append(r.name)
@@ -219,6 +226,8 @@ class Engine(Core):
                 lists["untouched"].append(r.name)
             else:  # in flight when the roll stopped (a skipped host still being watched)
                 lists["skipped" if r.skipped else "failed"].append(r.name)
+            if r.late:
+                lists["late"].append(r.name)
         return lists
 
     def finish(self) -> RollFinished:
@@ -237,6 +246,7 @@ class Engine(Core):
             self.reason if self.state is not RollState.COMPLETE or self.problems() else "",
             duration,
             {"roll": self.inventory.name, "automatic": self.auto_paused},
+            tuple(lists["late"]),
         )
         self._finished = event
         self.emit(event)

@@ -77,6 +77,7 @@ class HostIO(Room):
         for o in outcomes:
             previous = run.checks.get(o.check)
             run.checks[o.check] = o
+            run.check_phase[o.check] = phase
             # Repeated passing bake checks are not news; everything else is.
             if phase != "bake" or not o.ok or previous is None or not previous.ok:
                 self.core.emit(

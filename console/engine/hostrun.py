@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from console.model.events import COMMITTED, PROBLEMS, HostState
+from console.model.events import COMMITTED, LATE, PROBLEMS, HostState
 from console.model.findings import Finding
 from console.model.host import Host
 from console.remote.checks import CheckOutcome
@@ -46,10 +46,12 @@ class HostRun:
     reboot_issued: bool = False
     reissued: bool = False
     healthy_again: bool = False
+    timed_out: bool = False  # its last wait for a new boot id (or for systemd) ran out of time
     facts_before: Facts | None = None
     facts_after: Facts | None = None
     findings: list[Finding] = field(default_factory=list)
-    checks: dict[str, CheckOutcome] = field(default_factory=dict)
+    checks: dict[str, CheckOutcome] = field(default_factory=dict)  # each check's latest outcome
+    check_phase: dict[str, str] = field(default_factory=dict)  # when it ran: pre, post, bake or retry
     timeline: list[tuple[float, str, str]] = field(default_factory=list)
     slice_index: int | None = None
     started_at: float | None = None
@@ -72,6 +74,11 @@ class HostRun:
         if self.state in SLOT_STATES:
             return True
         return self.state in PROBLEMS and not self.healthy_again
+
+    @property
+    def late(self) -> bool:
+        """Done, but only after its reboot_timeout had failed it: back late, then healthy."""
+        return self.state is HostState.DONE and self.reason.startswith(LATE)
 
     @property
     def in_flight(self) -> bool:

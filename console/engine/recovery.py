@@ -55,6 +55,8 @@ class Recovery(Room):
             run = core.hosts.get(rec.host)
             if run is not None:
                 _restore_host(run, rec)
+                if run.late:
+                    core.late.add(run.name)
         core.slice_index = slice_index
         core.ramp_step = ramp_step
         core.started_at = started_at

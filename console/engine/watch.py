@@ -13,7 +13,7 @@ from console.drift.findings import regressions
 from console.engine.core import Core, Room
 from console.engine.hostio import HostIO
 from console.engine.hostrun import HostProblem, HostRun
-from console.model.events import PROBLEMS, HostState, HostStateChanged
+from console.model.events import LATE, PROBLEMS, HostState, HostStateChanged
 from console.model.findings import Severity
 from console.remote.checks import run_host_check
 from console.remote.ssh import SSHError
@@ -66,7 +66,9 @@ class Watch(Room):
                 # Cancelled, but the CancelledError was lost inside a connection attempt (Python 3.11's
                 # wait_for / timeout race with a firing timeout): stop anyway, never loop on.
                 raise asyncio.CancelledError
-            if healthy:
+            if healthy and run.timed_out and run.rebooted and run.state is HostState.FAILED:
+                self.done_late(run)
+            elif healthy:
                 run.healthy_again = True
                 self.core.log(f"{run.name} is healthy again: its budget slot is released", run.name)
                 self.core.emit(
@@ -81,6 +83,29 @@ class Watch(Room):
                     )
                 )
 
+    def done_late(self, run: HostRun) -> None:
+        """A host failed only for time came back with a new boot id and passes its checks: done, late.
+
+        One state, not "failed" and "healthy" at once: it no longer counts against max_failures and frees
+        its slot; the roll stays paused if it paused (the operator resumes), and the log says what happened."""
+        core = self.core
+        was = run.reason
+        if not run.skipped:
+            core.failures = max(0, core.failures - 1)
+        run.healthy_at = run.done_at = core.clock()
+        if run.up_at is None:  # never seen back by the wait that timed out: back by now
+            run.up_at = run.healthy_at
+        core.late.add(run.name)
+        core.set_host(
+            run, HostState.DONE, f"{LATE}: back after its reboot_timeout and its checks pass (was: {was})"
+        )
+        core.log(
+            f"{run.name} came back late and passes its checks: {LATE}, no longer counted as failed "
+            f"({core.failures} of max_failures {self.policy.max_failures})",
+            run.name,
+            "warn",
+        )
+
     async def is_healthy(self, run: HostRun) -> bool:
         """Its boot id is new (if a reboot was issued), its checks pass, no blocking regression."""
         try:
@@ -91,6 +116,9 @@ class Watch(Room):
             boot_id = await self.io.read_boot_id(session)
             if run.reboot_issued and boot_id == run.boot_id_before:
                 return False
+            if run.reboot_issued and boot_id != run.boot_id_after:  # back late: it did reboot
+                run.boot_id_after = boot_id
+                run.rebooted = True  # nothing may reboot it again
             for spec in self.core.inventory.checks_for(run.host):
                 o = await run_host_check(spec, run.host, session, default_timeout=self.policy.command_timeout)
                 if not o.ok:

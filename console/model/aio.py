@@ -76,3 +76,71 @@ class Notifier:
         finally:
             if fut in self._waiters:
                 self._waiters.remove(fut)
+
+
+class LoopLag:
+    """How late this event loop has been: a ticker sleeps ``tick`` seconds and adds up how much later it woke.
+
+    A busy machine (or a console doing CPU work on its loop) delays every timer alike: a host's deadline
+    would pass while the probes that would have seen it back never got to run. ``Deadline`` moves itself
+    back by the lag measured while it was running, so only the host's own slowness can make it pass.
+    """
+
+    def __init__(self, tick: float = 0.05, slack: float = 0.01) -> None:
+        self.tick = tick
+        self.slack = slack  # lateness below this is ordinary scheduling jitter, not lag
+        self.total = 0.0  # seconds of lag seen since the ticker started
+        self.worst = 0.0  # the longest single stall
+        self.task: asyncio.Task[None] | None = None
+        self._asked: float | None = None  # when the ticker's current sleep should end
+
+    def seen(self) -> float:
+        """The lag so far, including the ticker's own sleep if it is overdue right now (a stall in progress)."""
+        if self._asked is None or not self.running:
+            return self.total
+        late = asyncio.get_running_loop().time() - self._asked
+        return self.total + (late if late > self.slack else 0.0)
+
+    @property
+    def running(self) -> bool:
+        return self.task is not None and not self.task.done()
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.task = asyncio.current_task()
+        while True:
+            self._asked = asked = loop.time() + self.tick
+            await asyncio.sleep(self.tick)
+            self._asked = None
+            late = loop.time() - asked
+            if late > self.slack:
+                self.total += late
+                self.worst = max(self.worst, late)
+
+    def deadline(self, seconds: float) -> Deadline:
+        """A deadline ``seconds`` from now that moves back by the lag seen until it is asked."""
+        return Deadline(asyncio.get_running_loop().time() + seconds, self)
+
+
+class Deadline:
+    """A point in the loop's time, extended by the loop's own lag measured since it was set."""
+
+    def __init__(self, at: float, lag: LoopLag | None = None) -> None:
+        self.base = at
+        self.lag = lag
+        self.mark = lag.seen() if lag is not None else 0.0
+
+    @property
+    def extension(self) -> float:
+        """Seconds added for the loop's lag since this deadline was set."""
+        return self.lag.seen() - self.mark if self.lag is not None else 0.0
+
+    @property
+    def at(self) -> float:
+        return self.base + self.extension
+
+    def left(self) -> float:
+        return self.at - asyncio.get_running_loop().time()
+
+    def passed(self) -> bool:
+        return self.left() <= 0

@@ -77,6 +77,9 @@ COMMITTED = frozenset(
     {HostState.REBOOTING, HostState.DOWN, HostState.BOOTING, HostState.CHECKING, HostState.BAKING}
 )
 PROBLEMS = frozenset({HostState.FAILED, HostState.BLOCKED, HostState.UNHEALTHY, HostState.UNCONFIRMED})
+# How the reason of a host done late begins: it came back after its reboot_timeout and then passed its
+# checks (the journal keeps the reason, so a resumed roll and the report know it too).
+LATE = "done (late)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,14 +224,16 @@ class RollFinished(Event):
     reason: str = ""
     duration: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+    late: tuple[str, ...] = ()  # of the rebooted: back after their reboot_timeout, then healthy
 
     def counts(self) -> dict[str, int]:
-        """How many hosts ended in each outcome (rebooted, failed, skipped, untouched)."""
+        """How many hosts ended in each outcome (rebooted, failed, skipped, untouched; late of the rebooted)."""
         return {
             "rebooted": len(self.rebooted),
             "failed": len(self.failed),
             "skipped": len(self.skipped),
             "untouched": len(self.untouched),
+            "late": len(self.late),
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -240,6 +245,7 @@ class RollFinished(Event):
             "failed": list(self.failed),
             "skipped": list(self.skipped),
             "untouched": list(self.untouched),
+            "late": list(self.late),
             "counts": self.counts(),
             "reason": self.reason,
             "duration": round(self.duration, 3),

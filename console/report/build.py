@@ -189,8 +189,8 @@ def _roll_states(events: Sequence[Mapping[str, Any]]) -> tuple[RollStateRow, ...
 def _summary(roll: RollRecord) -> dict[str, tuple[str, ...]]:
     summary: dict[str, tuple[str, ...]] = {}
     if roll.summary:
-        for key in ("rebooted", "failed", "skipped", "untouched"):
-            if isinstance(roll.summary.get(key), list):
+        for key in ("rebooted", "failed", "skipped", "untouched", "late"):
+            if isinstance(roll.summary.get(key), list) and (key != "late" or roll.summary[key]):
                 summary[key] = tuple(str(x) for x in roll.summary[key])
     return summary
 

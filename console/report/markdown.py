@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 from console.model.durations import SPACED, format_duration
+from console.model.events import LATE
 from console.report.model import CheckFailure, FindingRow, HostReport, Report
 from console.report.timeline import TIMELINE_LEGEND, timeline_axis, timeline_rows
 
@@ -50,7 +51,9 @@ def format_time(ts: float | None) -> str:
 
 
 def _summary(r: Report) -> list[str]:
-    left = [f"{len(r.summary[k])} {k}" for k in ("failed", "skipped", "untouched") if r.summary.get(k)]
+    left = [
+        f"{len(r.summary[k])} {k}" for k in ("failed", "skipped", "untouched", "late") if r.summary.get(k)
+    ]
     problems = (
         f" — {', '.join(left)}" if r.state == "complete" and left else ""
     )  # never clean when it was not
@@ -70,7 +73,7 @@ def _summary(r: Report) -> list[str]:
         ("duration", format_duration(r.duration, SPACED)),
         ("hosts", f"{len(r.hosts)}: {counts}" if r.hosts else "none"),
     ]
-    for key in ("rebooted", "failed", "skipped", "untouched"):
+    for key in ("rebooted", "failed", "skipped", "untouched", "late"):
         if r.summary.get(key):
             rows.append((key, ", ".join(r.summary[key])))
     out += ["| | |", "| --- | --- |"]
@@ -102,19 +105,26 @@ def _hosts(r: Report) -> list[str]:
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for h in r.hosts:
+        late = _late(h)
         state = _state(h.state) + (" (skipped)" if h.skipped and h.state != "skipped" else "")
+        state += " (late)" if late else ""
         findings = f"{len(h.findings)}" if h.findings else ""
         boot = f"{_short_id(h.boot_id_before)} → {_short_id(h.boot_id_after)}" if h.boot_id_before else "—"
         out.append(
             f"| {_cell(h.name)} | {state} | {h.slice_index + 1 if h.slice_index is not None else '—'} "
             f"| {format_duration(h.downtime, SPACED)} | {format_duration(h.time_to_healthy, SPACED)} | {boot} "
-            f"| {findings} | {_cell(h.reason) if h.state != 'done' else ''} |"
+            f"| {findings} | {_cell(h.reason) if h.state != 'done' or late else ''} |"
         )
     out.append("")
     for h in r.hosts:
-        if h.findings or h.failed_checks or h.actions or h.state not in ("done", "pending"):
+        if h.findings or h.failed_checks or h.actions or h.state not in ("done", "pending") or _late(h):
             out += _host_detail(h)
     return out
+
+
+def _late(h: HostReport) -> bool:
+    """Done, but only after its reboot_timeout had failed it (the engine's reason says so)."""
+    return h.state == "done" and h.reason.startswith(LATE)
 
 
 def _host_detail(h: HostReport) -> list[str]:

@@ -271,6 +271,7 @@ def stage_detail_host(engine: Engine) -> str:
             7,
         ),
     }
+    run.check_phase = {"nginx": "post", "http": "post"}
     run.findings = [
         Finding(
             "running-not-enabled",

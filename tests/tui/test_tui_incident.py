@@ -5,11 +5,26 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from textual.widgets import Static
+
+from console.engine.cycle import _not_started
 from console.engine.facade import Engine
-from console.model.events import HostState, RollState
+from console.model.events import Event, HostState, RollState
+from console.remote.checks import CheckOutcome
+from console.tui.app import SlowrollApp
 from console.tui.components.status import header_lines
 from console.tui.components.themes import load_themes
-from tests.tui.scenes import T0, frozen_clock, plain, stage_running, staged_engine
+from console.tui.screens.hostdetail import HostDetail
+from tests.tui.scenes import (
+    T0,
+    frozen_clock,
+    plain,
+    screen_text,
+    stage_detail_host,
+    stage_running,
+    staged_app,
+    staged_engine,
+)
 
 
 def _header(engine: Engine, width: int) -> str:
@@ -47,5 +62,67 @@ def test_the_roll_summary_counts_each_outcome(tmp_path: Path) -> None:
         "failed": len(summary["failed"]),
         "skipped": 1,
         "untouched": len(summary["untouched"]),
+        "late": 0,
     }
     assert summary["counts"]["failed"] >= 2  # web-07 and db-03 (and the hosts in flight)
+
+
+async def _detail(app: SlowrollApp, host: str) -> str:
+    async with app.run_test(size=(160, 48)) as pilot:
+        app.grid.select(host)
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, HostDetail) and app.screen.host == host
+        body = plain(app.screen.query_one("#detail-body", Static).content, width=160)
+        await pilot.press("escape")
+        await pilot.pause()
+        return body + "\n" + screen_text(app, "selection")
+
+
+def _failed_healthy_again(engine: Engine) -> list[Event]:
+    events = stage_running(engine)
+    stage_detail_host(engine)
+    engine.hosts["web-07"].healthy_again = True
+    return events
+
+
+def _failed_still(engine: Engine) -> list[Event]:
+    events = stage_running(engine)
+    stage_detail_host(engine)
+    return events
+
+
+async def test_a_problem_host_healthy_again_never_also_holds_its_slot(tmp_path: Path) -> None:
+    text = await _detail(staged_app(tmp_path, _failed_healthy_again), "web-07")
+    assert "holds its budget slot" not in text, text
+    assert "healthy again since: its budget slot is released" in text
+    assert "yes: its budget slot is released" in text
+    # and while it is not healthy yet, both say it holds the slot
+    text = await _detail(staged_app(tmp_path / "2", _failed_still), "web-07")
+    assert "it holds its budget slot until it is healthy again" in text
+    assert "not yet: it holds its budget slot" in text and "is released" not in text
+
+
+def _never_came_back(engine: Engine) -> list[Event]:
+    events = stage_running(engine)
+    run = engine.hosts["web-07"]
+    run.reason = "not back with a new boot id within reboot_timeout (6s); last: no answer"
+    run.rebooted = False
+    run.checks = {"nginx": CheckOutcome("nginx", True, "", 0.05, 1, 0)}
+    run.check_phase = {"nginx": "pre"}
+    return events
+
+
+async def test_checks_of_a_host_that_never_came_back_are_labelled_pre(tmp_path: Path) -> None:
+    text = await _detail(staged_app(tmp_path, _never_came_back), "web-07")
+    line = next(ln for ln in text.splitlines() if "✔ pass" in ln)
+    assert "pre · before the reboot" in line and "nginx" in line
+    assert "no check has run since its reboot: these are from before it" in text
+    assert "✔ 1 checks (pre)" in text  # the selection line names the phase too
+
+
+def test_a_host_left_pending_by_a_pause_does_not_say_the_roll_is_pausing() -> None:
+    for state in (RollState.PAUSING, RollState.PAUSED):
+        assert "pausing" not in _not_started(state) and "was paused" in _not_started(state)
+    assert "was aborted" in _not_started(RollState.ABORTING)

@@ -299,7 +299,8 @@ def counts_line(
     for state in HOST_ORDER:
         n = counts.get(state, 0)
         if n:
-            word = f" {n} {state.value}"
+            late = len(engine.late) if state is HostState.DONE else 0
+            word = f" {n} {state.value}" + (f" ({late} late)" if late else "")
             pieces.append(
                 Piece(
                     HOST_GLYPHS[state] + word,
@@ -340,7 +341,11 @@ def selection_line(engine: Engine, theme: ConsoleTheme, host: str | None, width:
         details.append(f"down {short_duration(run.downtime)}")
     if run.checks:
         bad = sum(1 for c in run.checks.values() if not c.ok)
-        details.append(f"✘ {bad} of {len(run.checks)} checks" if bad else f"✔ {len(run.checks)} checks")
+        phases = "/".join(sorted(set(run.check_phase.values())))  # a passing pre-check is not a healthy host
+        when = f" ({phases})" if phases else ""
+        details.append(
+            (f"✘ {bad} of {len(run.checks)}" if bad else f"✔ {len(run.checks)}") + f" checks{when}"
+        )
     if run.findings:
         details.append(f"{len(run.findings)} finding(s)")
     hints = []

@@ -69,6 +69,28 @@ def _facts_table(before: Facts | None, after: Facts | None, dim: Style) -> Table
 BOLD = Style(bold=True)
 
 
+def _meaning(run: HostRun) -> str:
+    """What the state means for this host; for a problem host, whether it holds its slot is the engine's
+    answer (``holds_slot``), never restated: it is freed once the host is healthy again."""
+    meaning = HOST_MEANING[run.state]
+    if not run.state.problem:
+        return meaning
+    what = meaning.split(":")[0]
+    if run.holds_slot:
+        return f"{what}: it holds its budget slot until it is healthy again"
+    return f"{what}; healthy again since: its budget slot is released"
+
+
+# When each check ran (its latest outcome is shown): the phase is always named, so a pre-check that passed
+# is never read as a host that came back healthy.
+CHECK_PHASES = {
+    "pre": "pre · before the reboot",
+    "post": "post · after the reboot",
+    "bake": "bake · during the bake",
+    "retry": "retry · after the reboot, on retry",
+}
+
+
 def _head(run: HostRun, theme: ConsoleTheme, dim: Style) -> list[RenderableType]:
     head = Text()
     head.append(f" {HOST_GLYPHS[run.state]} {run.name} ", theme.state_style(run.state) + BOLD)
@@ -77,7 +99,7 @@ def _head(run: HostRun, theme: ConsoleTheme, dim: Style) -> list[RenderableType]
         head.append("  (skipped by the operator)", BOLD)
     if run.canary:
         head.append("  canary", dim)
-    head.append(f"\n{HOST_MEANING[run.state]}", dim)
+    head.append(f"\n{_meaning(run)}", dim)
     if run.reason:
         head.append(f"\nReason: {run.reason}")
     return [head]
@@ -99,7 +121,10 @@ def _host(run: HostRun, dim: Style) -> list[RenderableType]:
     info.add_row("rebooted", "yes" if run.rebooted else "no")
     info.add_row("downtime", format_duration(run.downtime))
     if run.state.problem:
-        info.add_row("healthy again", "yes: its budget slot is free" if run.healthy_again else "not yet")
+        info.add_row(
+            "healthy again",
+            "not yet: it holds its budget slot" if run.holds_slot else "yes: its budget slot is released",
+        )
     return [Text("\nHost", BOLD), info]
 
 
@@ -107,12 +132,16 @@ def _checks(run: HostRun, theme: ConsoleTheme, dim: Style) -> list[RenderableTyp
     parts: list[RenderableType] = [Text("\nChecks", BOLD)]
     if not run.checks:
         parts.append(Text("  none run yet", dim))
+    elif run.reboot_issued and set(run.check_phase.values()) <= {"pre"}:
+        parts.append(Text("  no check has run since its reboot: these are from before it", BOLD))
     for outcome in run.checks.values():
         line = Text("  ")
         line.append(
             "✔ pass" if outcome.ok else "✘ FAIL",
             Style(bold=True, color=theme.ui.get("success" if outcome.ok else "error")),
         )
+        phase = run.check_phase.get(outcome.check, "")
+        line.append(f"  {CHECK_PHASES.get(phase, phase or '?'):<26}", dim)
         line.append(f"  {outcome.check}", BOLD)
         tries = f", {outcome.attempts} attempts" if outcome.attempts > 1 else ""
         status = f", exit {outcome.exit_status}" if outcome.exit_status is not None else ""
