@@ -47,9 +47,8 @@ def test_shipped_themes_are_complete_and_problems_never_rely_on_hue_alone() -> N
     okabe_or_neutral = {
         "#0072b2",
         "#56b4e9",
+        "#005a8c",  # Okabe-Ito blue darkened to reach 4.5:1 as text
         "#e69f00",
-        "#ffe0a0",
-        "#bfe3f7",
         "#000000",
         "#ffffff",
         "#4d4d4d",
