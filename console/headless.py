@@ -14,11 +14,7 @@ from typing import TextIO
 from console.engine.facade import Engine, EngineError
 from console.eventtext import PLAIN, event_lines
 from console.model.events import Event, RollFinished, RollState
-
-EXIT_COMPLETE = 0
-EXIT_STOPPED = 1  # paused by itself, or aborted
-EXIT_USAGE = 2
-EXIT_OPERATOR = 130
+from console.model.exits import EXIT_OPERATOR, EXIT_STOPPED, finished_code
 
 
 def _stamp(at: float) -> str:
@@ -64,7 +60,7 @@ class HeadlessPrinter:
 
 def exit_code_for(event: RollFinished, *, operator_stopped: bool) -> int:
     if event.state is RollState.COMPLETE:
-        return EXIT_COMPLETE
+        return finished_code(len(event.failed), len(event.skipped))
     if operator_stopped:
         return EXIT_OPERATOR
     return EXIT_STOPPED

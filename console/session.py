@@ -23,7 +23,7 @@ from console.engine.facade import Engine
 from console.journal.lock import RollLock
 from console.journal.records import RollRecord
 from console.journal.store import Journal, inventory_key, whoami
-from console.model.errors import UsageError
+from console.model.errors import NothingToDo, UsageError
 from console.model.events import RollState
 from console.model.inventory import Inventory
 from console.notify import Notifier
@@ -189,12 +189,12 @@ class Session:
         else:
             candidates = [r for r in self.journal.unfinished() if not r.simulated]
             if not candidates:
-                raise UsageError(
+                raise NothingToDo(
                     f"no unfinished roll to resume in {self.journal.path} (see `slowroll history`)"
                 )
             roll = candidates[0]
         if not roll.unfinished:
-            raise UsageError(f"roll {roll.id} is {roll.state}: nothing to resume")
+            raise NothingToDo(f"roll {roll.id} is {roll.state}: nothing to resume")
         if roll.simulated:
             self.journal.roll_id = roll.id
             self.journal.set_roll_state(

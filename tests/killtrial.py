@@ -178,7 +178,7 @@ def run_trial(
             )
             result.runs += 1
             result.log.append(f"resume rc={proc.returncode} {proc.stderr.strip()[-300:]}")
-            if proc.returncode == 2 and "no unfinished roll" in proc.stderr:
+            if proc.returncode == 3 and "no unfinished roll" in proc.stderr:
                 # Killed before the roll was journaled: start it afresh (nothing was rebooted by it).
                 proc = subprocess.run(
                     [*SLOWROLL, "run", str(sim.inventory), "--headless", "--json", "--state", str(state)],

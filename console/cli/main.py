@@ -13,10 +13,9 @@ import os
 import sys
 from collections.abc import Sequence
 
-from console.cli.parser import EXIT_USAGE, build_parser
+from console.cli.parser import build_parser
 from console.model.errors import SlowrollError, UsageError
-
-EXIT_INTERRUPTED = 130
+from console.model.exits import EXIT_COMPLETE, EXIT_OPERATOR, EXIT_USAGE
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -32,12 +31,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         print("slowroll: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return EXIT_OPERATOR
     except BrokenPipeError:
         # The reader went away (`slowroll plan … | head`): nothing left to say to it.
         with contextlib.suppress(OSError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+        return EXIT_COMPLETE
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -7,8 +7,7 @@ import sys
 from typing import NoReturn
 
 from console import __version__
-
-EXIT_USAGE = 2
+from console.model.exits import EPILOG, EXIT_USAGE
 
 
 class _Parser(argparse.ArgumentParser):
@@ -21,8 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="slowroll",
         description="Supervise slow rolling reboots of a Linux fleet over SSH.",
-        epilog="Exit codes: 0 complete, 1 stopped by itself (automatic pause) or aborted, "
-        "2 usage or inventory error, 130 stopped by the operator.",
+        epilog=EPILOG,
     )
     p.add_argument("--version", action="version", version=f"slowroll {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)

@@ -5,17 +5,31 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
+from console.model.exits import EXIT_JOURNAL, EXIT_NOTHING, EXIT_STOPPED, EXIT_USAGE
+
 
 class SlowrollError(Exception):
     """Base for errors that end a command with a message instead of a traceback."""
 
-    exit_code = 1
+    exit_code = EXIT_STOPPED
 
 
 class UsageError(SlowrollError):
     """Bad command line or configuration: exit code 2."""
 
-    exit_code = 2
+    exit_code = EXIT_USAGE
+
+
+class NothingToDo(SlowrollError):
+    """Nothing to do (no unfinished roll to resume, or the roll is already finished): exit code 3."""
+
+    exit_code = EXIT_NOTHING
+
+
+class JournalUnwritable(SlowrollError):
+    """The journal cannot be written (disk full, I/O error): exit code 5."""
+
+    exit_code = EXIT_JOURNAL
 
 
 class InventoryError(UsageError):

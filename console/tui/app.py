@@ -26,6 +26,7 @@ from textual.widgets import Input, Static
 from console.engine.facade import Engine
 from console.model.budgets import plan
 from console.model.events import Event, HostStateChanged, RollFinished, RollState, RollStateChanged
+from console.model.exits import EXIT_OPERATOR, EXIT_STOPPED
 from console.tui.commandline import CommandInput, CommandLine
 from console.tui.components.auditrunner import AuditRunner
 from console.tui.components.grid import FleetGrid
@@ -45,7 +46,7 @@ from console.tui.components.vocab import Clock
 from console.tui.control import RollControl
 from console.tui.filtering import Filtering, FilterInput
 from console.tui.keys import KEYS, KeyRules
-from console.tui.quitting import EXIT_COMPLETE, EXIT_OPERATOR, EXIT_STOPPED, Quitting
+from console.tui.quitting import Quitting
 from console.tui.screens.audit import AuditScreen
 from console.tui.screens.help import HelpScreen, help_text
 from console.tui.screens.hostdetail import HostDetail
@@ -478,5 +479,5 @@ async def run_console(engine: Engine, *, simulated: bool, speed: float) -> int:
         await app.settle_roll(out=sys.stderr)
     if app.return_value is None:
         # The console itself failed (it did not exit through q): never report "complete" by accident.
-        return EXIT_COMPLETE if engine.state is RollState.COMPLETE else EXIT_STOPPED
+        return app.compute_exit_code() if engine.state is RollState.COMPLETE else EXIT_STOPPED
     return app.exit_code

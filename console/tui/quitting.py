@@ -15,11 +15,8 @@ from textual.screen import ModalScreen
 
 from console.engine.facade import Engine, EngineError
 from console.model.events import Event, RollState
+from console.model.exits import EXIT_OPERATOR, EXIT_STOPPED, finished_code
 from console.tui.screens.dialogs import Confirm
-
-EXIT_COMPLETE = 0
-EXIT_STOPPED = 1
-EXIT_OPERATOR = 130
 
 
 class Quitting:
@@ -125,7 +122,8 @@ class Quitting:
     def compute_exit_code(self) -> int:
         state = self.engine.state
         if state is RollState.COMPLETE:
-            return EXIT_COMPLETE
+            outcome = self.engine.outcome()
+            return finished_code(len(outcome["failed"]), len(outcome["skipped"]))
         if state is RollState.ABORTED:
             return EXIT_STOPPED
         if state is RollState.PAUSED and self.engine.auto_paused and not self.forced:
