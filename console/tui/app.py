@@ -54,6 +54,7 @@ from console.tui.screens.timeline import TimelineScreen
 from console.tui.statuslines import STATUS_EVERY, StatusLines
 
 TICK = 0.1  # seconds between redraws: events are coalesced into at most ~10 frames a second
+OPERATOR_MOVED_RECENTLY = 5.0  # s: an automatic pause leaves alone a cursor the operator has just moved
 
 
 class SlowrollApp(KeyRules, RollControl, Quitting, StatusLines, Filtering, CommandLine, App[int]):
@@ -79,6 +80,8 @@ class SlowrollApp(KeyRules, RollControl, Quitting, StatusLines, Filtering, Comma
         Binding("slash", "filter", "filter", key_display="/"),
         Binding("colon", "command_line", "command", key_display=":", show=False),
         Binding("escape", "clear_filter", "clear filter", key_display="esc"),
+        Binding("n", "problem(1)", "next problem", show=False),
+        Binding("N", "problem(-1)", "previous problem", show=False),
         Binding("f", "follow", "follow"),
         Binding("d", "audit", "audit"),
         Binding("o", "log_scope", "log"),
@@ -267,8 +270,10 @@ class SlowrollApp(KeyRules, RollControl, Quitting, StatusLines, Filtering, Comma
                     self._refresh_status(force=True)
             if event.automatic and event.new is RollState.PAUSING:
                 self.bell()
+                where = self._cursor_to_problem(event.host)
                 self.notify(
-                    f"{event.host or 'A service check'}: see the banner. No new reboots. r reviews and resumes.",
+                    f"{event.host or 'A service check'}: see the banner. No new reboots. r reviews and resumes."
+                    + where,
                     title="The roll paused by itself",
                     severity="error",
                     timeout=8,
@@ -353,6 +358,24 @@ class SlowrollApp(KeyRules, RollControl, Quitting, StatusLines, Filtering, Comma
         if self.engine.state is RollState.READY and self.engine.audit_results is None:
             self.auditor.start()
         self.push_screen(AuditScreen(self.auditor))
+
+    def _cursor_to_problem(self, host: str | None) -> str:
+        """The roll paused by itself over ``host``: the cursor goes there, unless the operator moved it in the
+        last few seconds (it is theirs then). Says where the cursor went, for the notice."""
+        if host is None or host not in self.engine.hosts or not self._mounted:
+            return ""
+        if time.monotonic() - self.grid.operator_moved_at < OPERATOR_MOVED_RECENTLY:
+            return " n goes to the problem host."
+        if self.follow:
+            self.follow = False  # following would carry the cursor away from the problem
+        self.grid.select(host)
+        return f" The cursor is on {host} (enter: its checks)."
+
+    def action_problem(self, step: int) -> None:
+        """n / N: the next / previous problem host anywhere in the fleet (the filter is cleared if it hides
+        them all)."""
+        if self.grid.jump_to_problem(step) is None:
+            self.notify("No host has a problem.", timeout=3)
 
     def action_follow(self) -> None:
         self.follow = not self.follow

@@ -41,6 +41,11 @@ KEYS: tuple[tuple[str, str, str], ...] = (
         "command line: host NAME (select and open it), filter TEXT, log TEXT (search the log), theme NAME, help, quit",
         "",
     ),
+    (
+        "n / N",
+        "the next / previous problem host anywhere in the fleet (an automatic pause moves there)",
+        "problems",
+    ),
     ("f", "follow the active host, among the filtered hosts (moving the cursor stops following)", ""),
     ("d", "drift audit of every host: findings, blocking first (before the start it runs the audit)", ""),
     ("o", "log: only the selected host / every host", ""),
@@ -61,6 +66,7 @@ MAIN_ONLY = (
     "clear_filter",
     "command_line",
     "follow",
+    "problem",
     "log_scope",
     "density",
     "skip",
@@ -109,6 +115,8 @@ class KeyRules:
             return "no host is selected (the filter hides every host)"
         elif action == "clear_filter" and self.on_main and not self.grid.filter_text:
             return "no filter is applied (/ filters the grid)"
+        elif action == "problem" and not self.engine.problems():
+            return "no host has a problem"
         else:
             return None
         if answer:
@@ -127,7 +135,7 @@ class KeyRules:
             assert isinstance(binding, Binding)
             keys = binding.key.split(",")
             if event.key in keys or (event.character and event.character in keys):
-                reason = self.why_not(binding.action)
+                reason = self.why_not(binding.action.split("(")[0])  # "problem(1)": the action is "problem"
                 if reason:
                     event.stop()
                     self.notify(f"{binding.description}: not now — {reason}.", severity="warning", timeout=4)

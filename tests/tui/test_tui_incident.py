@@ -12,11 +12,12 @@ from console.engine.facade import Engine
 from console.model.events import Event, HostState, RollState
 from console.remote.checks import CheckOutcome
 from console.tui.app import SlowrollApp
-from console.tui.components.status import header_lines
+from console.tui.components.status import header_lines, problem_hosts
 from console.tui.components.themes import load_themes
 from console.tui.screens.hostdetail import HostDetail
 from tests.tui.scenes import (
     T0,
+    console,
     frozen_clock,
     plain,
     screen_text,
@@ -126,3 +127,76 @@ def test_a_host_left_pending_by_a_pause_does_not_say_the_roll_is_pausing() -> No
     for state in (RollState.PAUSING, RollState.PAUSED):
         assert "pausing" not in _not_started(state) and "was paused" in _not_started(state)
     assert "was aborted" in _not_started(RollState.ABORTING)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Item 2: the cursor goes to the problem
+
+
+async def test_an_automatic_pause_puts_the_cursor_on_the_problem_host(tmp_path: Path) -> None:
+    async with console(tmp_path, policy="batch: 1\nbake: 0.1s", faults={"d1": {"check-fails"}}) as c:
+        assert c.app.grid.cursor == "w1"
+        await c.start()
+        await c.until(lambda: c.engine.state is RollState.PAUSED)
+        await c.pilot.pause()
+        assert c.app.grid.cursor == "d1"  # where the banner points
+        banner = screen_text(c.app, "banner")
+        assert "Enter on d1" in banner and "Problem host: d1" in banner
+        await c.press("enter")
+        assert isinstance(c.app.screen, HostDetail) and c.app.screen.host == "d1"
+
+
+async def test_an_automatic_pause_leaves_a_cursor_the_operator_just_moved(tmp_path: Path) -> None:
+    async with console(tmp_path, policy="batch: 1\nbake: 0.3s", faults={"d2": {"check-fails"}}) as c:
+        await c.start()
+        await c.until(lambda: c.engine.hosts["d2"].state is not HostState.PENDING)
+        await c.press("home", "right")  # the operator is looking at w2 now
+        assert c.app.grid.cursor == "w2"
+        await c.until(lambda: c.engine.state is RollState.PAUSED, timeout=5)
+        await c.pilot.pause()
+        assert c.app.grid.cursor == "w2"
+        await c.press("n")
+        assert c.app.grid.cursor == "d2"
+
+
+def _many_problems(engine: Engine) -> None:
+    for name in ("web-07", "web-140", "app-50", "db-03"):
+        engine.hosts[name].state = HostState.FAILED if name != "db-03" else HostState.UNHEALTHY
+        engine.hosts[name].reason = "check http failed"
+    engine.state = RollState.PAUSED
+    engine.auto_paused = True
+    engine.reason = "web-07 failed: check http failed"
+    engine.reason_host = "web-07"
+    engine.started_at = T0
+
+
+async def test_n_and_N_reach_every_problem_host_in_a_300_host_fleet_at_80x24(tmp_path: Path) -> None:
+    engine = staged_engine(tmp_path, hosts=300)
+    _many_problems(engine)
+    env = {"XDG_CONFIG_HOME": str(tmp_path / "config")}
+    app = SlowrollApp(engine, clock=frozen_clock(), env=env, theme="dark", drive=False)
+    order = [h for h in app.grid.visible_hosts if engine.hosts[h].state.problem]
+    assert len(order) == 4
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("end")  # anywhere in the fleet
+        seen = []
+        for _ in order:
+            await pilot.press("n")
+            seen.append(app.grid.cursor)
+        assert sorted(seen) == sorted(order)  # each one key away, wrapping around
+        await pilot.press("N")
+        assert app.grid.cursor == seen[-2]
+        assert app.grid.cursor in app.grid._pos and app.grid.rendered_cursor == app.grid.cursor  # on screen
+        banner = screen_text(app, "banner")
+        assert "Problem hosts: web-07, web-140, app-50 and db-03: n / N cycle through them." in banner
+        for name in ("web-100", "web-101"):  # more than five: the first, and how many more
+            engine.hosts[name].state = HostState.FAILED
+        assert "Problem hosts: web-07 and 5 more: n / N cycle through them." in problem_hosts(engine)
+
+
+async def test_n_with_no_problem_says_so(tmp_path: Path) -> None:
+    app = staged_app(tmp_path, None)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("n")
+        assert app.grid.cursor == "web-01"
+        assert any("no host has a problem" in n.message for n in app._notifications)

@@ -8,6 +8,7 @@ most ~10 times a second however many events arrive (``mark_dirty`` + ``tick``). 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Literal
@@ -111,6 +112,7 @@ class FleetGrid(LineList, can_focus=True):
         self._group_row: dict[str, int] = {}
         self._styles: dict[object, dict[HostState, Style]] = {}
         self.cursor: str | None = self._order[0] if self._order else None
+        self.operator_moved_at = float("-inf")  # time.monotonic() of the operator's last cursor move
         self.rendered_cursor: str | None = None
         self._unsubscribe: Callable[[], None] | None = None
 
@@ -300,6 +302,8 @@ class FleetGrid(LineList, can_focus=True):
         changed = host != self.cursor
         old = self.cursor
         self.cursor = host
+        if by_operator:
+            self.operator_moved_at = time.monotonic()
         if changed:
             for name in (old, host):
                 if name in self._pos:
@@ -316,6 +320,28 @@ class FleetGrid(LineList, can_focus=True):
             self.set_filter("", None)
         if host in self._pos:
             self._set_cursor(host, by_operator=by_operator)
+
+    def jump_to_problem(self, step: int) -> str | None:
+        """Move to the next (``step`` 1) or previous (-1) problem host in grid order, wrapping around; a
+        filter that hides every problem host is cleared. The problems are the engine's (``problems()``)."""
+        problems = {r.name for r in self.engine.problems()}
+        if not problems:
+            return None
+        self._ensure_layout()
+        order = self._visible
+        shown = [h for h in order if h in problems]
+        if not shown:
+            first = next(h for h in self._order if h in problems)
+            self.select(first, by_operator=True)
+            return first
+        start = order.index(self.cursor) if self.cursor in self._pos else (-1 if step > 0 else 0)
+        n = len(order)
+        for k in range(1, n + 1):
+            host = order[(start + step * k) % n]
+            if host in problems:
+                self._set_cursor(host, by_operator=True)
+                return host
+        return None
 
     def _scroll_to_cursor(self) -> None:
         if self.cursor not in self._pos:

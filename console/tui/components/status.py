@@ -271,6 +271,7 @@ def banner_text(
             host = (
                 f" Enter on {engine.reason_host} shows its checks and findings." if engine.reason_host else ""
             )
+            host += problem_hosts(engine)
             return (
                 f"{glyph} {word} BY ITSELF — {short(engine.reason)}. No host is being rebooted.{host}"
                 " r reviews the reason and resumes; a aborts."
@@ -288,6 +289,20 @@ def banner_text(
     done = tally.done
     extra = f", {len(problems)} with problems: " + ", ".join(r.name for r in problems[:6]) if problems else ""
     return f"{glyph} {word} — {done} of {len(engine.hosts)} hosts rebooted{extra}. q quits."
+
+
+def problem_hosts(engine: Engine, most: int = 5) -> str:
+    """Every problem host by name (or the first and how many more), and the key that goes to each."""
+    names = [r.name for r in engine.problems()]
+    if not names:
+        return ""
+    if len(names) == 1:
+        return f" Problem host: {names[0]} (n goes there)."
+    if len(names) <= most:
+        listed = ", ".join(names[:-1]) + f" and {names[-1]}"
+    else:
+        listed = f"{names[0]} and {len(names) - 1} more"
+    return f" Problem hosts: {listed}: n / N cycle through them."
 
 
 def counts_line(
