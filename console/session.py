@@ -98,6 +98,8 @@ class Session:
         self._open = contextlib.AsyncExitStack()
         self.journal = Journal(state_dir)
         self._open.callback(self.journal.close)
+        for note in self.journal.notes:
+            warn(note)
 
     async def __aenter__(self) -> Session:
         return self

@@ -10,9 +10,8 @@ import tempfile
 from pathlib import Path
 
 from console.cli.faults import faults_from
-from console.cli.inventory import load_any_inventory, warn
+from console.cli.inventory import load_any_inventory, open_journal, warn
 from console.drift.audit import FleetAudit, audit_fleet, format_audit
-from console.journal.store import Journal
 from console.model.errors import UsageError
 from console.model.inventory import Inventory
 from console.session import Connection, build_connector
@@ -45,7 +44,7 @@ async def _audit(
     inv: Inventory, work: Path, args: argparse.Namespace, faults: dict[str, set[str]]
 ) -> FleetAudit:
     async with contextlib.AsyncExitStack() as opened:
-        journal = Journal(args.state)
+        journal = open_journal(args.state)
         opened.callback(journal.close)  # closed after the simulated fleet stops
         target = inv
         if args.sim:

@@ -7,6 +7,7 @@ import json
 import time
 from typing import Any
 
+from console.cli.inventory import open_journal
 from console.journal.records import RollRecord
 from console.journal.store import Journal
 
@@ -14,7 +15,7 @@ REHEARSALS_SHOWN = 10
 
 
 def run(args: argparse.Namespace) -> int:
-    journal = Journal(args.state)
+    journal = open_journal(args.state)
     try:
         if args.json:
             print(json.dumps(_data(journal, args.host), indent=2))

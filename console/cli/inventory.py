@@ -1,9 +1,11 @@
-"""What every command that reads an inventory shares: a native or an Ansible inventory, and warnings."""
+"""What every command that reads an inventory or the journal shares: a native or an Ansible inventory, the
+journal opened with its state-folder notes said, and warnings."""
 
 from __future__ import annotations
 
 import sys
 
+from console.journal.store import Journal
 from console.load.ansible import is_ansible_inventory, load_ansible_inventory, unread_vars_dirs
 from console.load.native import load_inventory
 from console.model.errors import UsageError
@@ -12,6 +14,14 @@ from console.model.inventory import Inventory
 
 def warn(text: str) -> None:
     print(f"slowroll: warning: {text}", file=sys.stderr)
+
+
+def open_journal(state: str | None) -> Journal:
+    """The journal of the state folder ``state``; what was done to make the folder private is said once."""
+    journal = Journal(state)
+    for note in journal.notes:
+        warn(note)
+    return journal
 
 
 def load_any_inventory(path: str, policy: str | None = None) -> Inventory:

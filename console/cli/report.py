@@ -6,7 +6,7 @@ import argparse
 import shutil
 import sys
 
-from console.journal.store import Journal
+from console.cli.inventory import open_journal
 from console.model.errors import UsageError
 from console.report.build import build_report
 from console.report.markdown import render_markdown
@@ -14,7 +14,7 @@ from console.report.toml import render_toml
 
 
 def run(args: argparse.Namespace) -> int:
-    journal = Journal(args.state)
+    journal = open_journal(args.state)
     try:
         roll_id = args.roll
         if roll_id is None:

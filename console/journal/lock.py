@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from console.journal.statedir import StateFolderError, open_private, refuse_symlink
 from console.journal.store import inventory_key, whoami
 from console.model.errors import SlowrollError
 
@@ -30,8 +31,13 @@ class RollLock:
         self.fd: int | None = None
 
     def acquire(self, roll_id: int | None, *, break_lock: bool = False) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        refuse_symlink(self.path.parent)
+        try:
+            self.path.parent.mkdir(exist_ok=True, mode=0o700)
+        except OSError as exc:
+            raise StateFolderError(f"cannot create {self.path.parent}: {exc.strerror}") from None
+        refuse_symlink(self.path.parent)
+        fd = open_private(self.path, os.O_RDWR | os.O_CREAT)  # a symlinked lock never truncates its target
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -25,6 +25,7 @@ from typing import Any
 from console.journal.events import DURABLE, apply_event, insert_event
 from console.journal.records import HOST_COLUMNS, UNFINISHED, HostRecord, RollRecord, host_record, roll_record
 from console.journal.schema import open_database
+from console.journal.statedir import open_private, prepare_state_dir, refuse_symlink
 from console.load.redact import redact_secrets
 from console.model.errors import SlowrollError
 from console.model.events import Event
@@ -60,15 +61,12 @@ class Journal:
 
     def __init__(self, state_dir: str | os.PathLike[str] | None = None) -> None:
         self.dir = Path(state_dir) if state_dir else default_state_dir()
-        try:
-            self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        except OSError as exc:
-            raise JournalError(f"cannot create the state folder {self.dir}: {exc.strerror}") from None
+        self.notes = prepare_state_dir(self.dir)  # what was tightened, for the face to say once
         self.path = self.dir / "slowroll.db"
-        if not self.path.exists():
-            # Created 0600 before SQLite opens it: the journal holds inventories and host facts.
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-            os.close(fd)
+        for suffix in ("", "-wal", "-shm"):
+            refuse_symlink(Path(str(self.path) + suffix))
+        # Created 0600 (never through a link) before SQLite opens it: it holds inventories and host facts.
+        os.close(open_private(self.path, os.O_RDWR | os.O_CREAT))
         try:
             self.db = open_database(self.path)
         except sqlite3.DatabaseError as exc:
