@@ -94,6 +94,7 @@ class Core:
         self.started_at: float | None = None
         self.finished_at: float | None = None
         self.slice_times: list[float] = []
+        self.slice_started_at: float | None = None  # (clock) when the latest slice started
         self.cycle_times: list[float] = []
         self.waiting_for = ""
         self.audit_results: FleetAudit | None = None

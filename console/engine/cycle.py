@@ -232,6 +232,7 @@ class Cycle(Room):
         core = self.core
         loop = asyncio.get_running_loop()
         deadline = core.deadline(self.policy.reboot_timeout)
+        run.timeout_at, run.deadline = core.clock() + self.policy.reboot_timeout, deadline
         run.timed_out = False
         session = await self.bootwait.wait_for_new_boot_id(run, deadline)
         try:

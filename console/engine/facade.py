@@ -14,7 +14,6 @@ do now). ``Engine`` builds them over its ``Core`` (the roll's state) and takes t
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from collections.abc import Callable, Iterable
 
@@ -344,15 +343,22 @@ class Engine(Core):
         return out
 
     def eta(self) -> float | None:
-        """Seconds left, from measured slice times and the slices the remaining hosts need."""
+        """Seconds left: what remains of the slice under way (a typical slice less its elapsed part, so the
+        ETA runs down with the clock) plus the slices the pending hosts need, each sized as the ramp will
+        size it (not all at today's size: that made the ETA jump as the ramp grew), at the measured mean."""
         if not self.slice_times:
             return None
+        per_slice = self.expected_cycle()
+        under_way = any(self.hosts[n].state.in_flight for n in self.current_slice if n in self.hosts)
+        left_now = 0.0
+        if under_way and self.slice_started_at is not None:
+            left_now = max(0.0, per_slice - (self.clock() - self.slice_started_at))
         pending = sum(1 for r in self.hosts.values() if r.state is HostState.PENDING)
-        if pending == 0:
-            return 0.0
-        size = max(1, ramp_size(self.policy, self.ramp_step, len(self.hosts)))
-        per_slice = sum(self.slice_times[-5:]) / len(self.slice_times[-5:])
-        return math.ceil(pending / size) * per_slice
+        step, slices = self.ramp_step + (1 if under_way else 0), 0
+        while pending > 0 and slices < len(self.hosts):
+            pending -= max(1, ramp_size(self.policy, step, len(self.hosts)))
+            step, slices = step + 1, slices + 1
+        return left_now + slices * per_slice
 
     def expected_cycle(self) -> float:
         """How long a slice is expected to take: measured so far, else from history, else an estimate."""

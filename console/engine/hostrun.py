@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from console.model.aio import Deadline
 from console.model.events import COMMITTED, LATE, PROBLEMS, HostState
 from console.model.findings import Finding
 from console.model.host import Host
@@ -16,6 +17,7 @@ from console.remote.facts import Facts
 # Hosts whose cycle has started (pre-check passed) and is not over, plus problem hosts, are unavailable.
 SLOT_STATES = COMMITTED | {HostState.DRAINING}
 MAY_HOLD_SLOT = SLOT_STATES | PROBLEMS  # HostRun.holds_slot is False in every other state
+_WAITING = frozenset({HostState.REBOOTING, HostState.DOWN, HostState.BOOTING})  # under reboot_timeout
 
 
 class HostProblem(Exception):
@@ -63,6 +65,8 @@ class HostRun:
     task: asyncio.Task[None] | None = field(default=None, repr=False)
     watch: asyncio.Task[None] | None = field(default=None, repr=False)
     verify: bool = False  # restored from the journal mid-cycle: find out what really happened first
+    timeout_at: float | None = None  # (engine clock) when its wait for a new boot id runs out, before lag
+    deadline: Deadline | None = field(default=None, repr=False)  # that wait's lag-aware deadline
 
     @property
     def name(self) -> str:
@@ -79,6 +83,13 @@ class HostRun:
     def late(self) -> bool:
         """Done, but only after its reboot_timeout had failed it: back late, then healthy."""
         return self.state is HostState.DONE and self.reason.startswith(LATE)
+
+    def timeout_left(self, now: float) -> float | None:
+        """Seconds until its reboot_timeout while it is rebooting, down or booting (the engine's own
+        deadline, extended by the console's lag like the wait itself); None when no such wait runs."""
+        if self.timeout_at is None or self.state not in _WAITING:
+            return None
+        return self.timeout_at + (self.deadline.extension if self.deadline is not None else 0.0) - now
 
     @property
     def in_flight(self) -> bool:

@@ -118,6 +118,7 @@ class Scheduler(Room):
         index = core.slice_index
         core.current_slice = tuple(names)
         started = time.monotonic()
+        core.slice_started_at = core.clock()
         runs = [core.hosts[n] for n in names]
         for r in runs:
             r.slice_index = index

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC
 from pathlib import Path
 
 from textual.widgets import Static
@@ -14,6 +15,7 @@ from console.remote.checks import CheckOutcome
 from console.tui.app import SlowrollApp
 from console.tui.components.status import header_lines, problem_hosts
 from console.tui.components.themes import load_themes
+from console.tui.components.vocab import Clock
 from console.tui.screens.hostdetail import HostDetail
 from tests.tui.scenes import (
     T0,
@@ -200,3 +202,38 @@ async def test_n_with_no_problem_says_so(tmp_path: Path) -> None:
         await pilot.press("n")
         assert app.grid.cursor == "web-01"
         assert any("no host has a problem" in n.message for n in app._notifications)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Item 5: time where it matters
+
+
+async def test_a_down_host_shows_its_clock_and_its_timeout_running(tmp_path: Path) -> None:
+    now = [T0 + 754.0]
+    engine = staged_engine(tmp_path)
+    stage_running(engine)  # web-06 is down
+    run = engine.hosts["web-06"]
+    run.reboot_sent_at = now[0] - 15
+    run.down_at = now[0] - 12
+    run.timeout_at = now[0] - 15 + 303  # its reboot_timeout ends in 4:48
+    env = {"XDG_CONFIG_HOME": str(tmp_path / "config")}
+    clock = Clock(now=lambda: now[0], tz=UTC)
+    app = SlowrollApp(engine, simulated=True, speed=20, clock=clock, env=env, theme="dark", drive=False)
+    async with app.run_test(size=(160, 48)) as pilot:
+        app.grid.select("web-06")
+        await pilot.pause()
+        assert "down 0:12 · timeout in 4:48" in screen_text(app, "selection")
+        await pilot.press("enter")
+        await pilot.pause()
+        body = lambda: plain(app.screen.query_one("#detail-body", Static).content, width=160)  # noqa: E731
+        assert "down 0:12 · timeout in 4:48" in body()
+        now[0] += 10
+        await pilot.pause(0.3)  # a few ticks of the console's own timer
+        assert "down 0:22 · timeout in 4:38" in body()  # the detail runs with the clock
+        await pilot.press("escape")
+        await pilot.pause(0.3)
+        assert "down 0:22 · timeout in 4:38" in screen_text(app, "selection")
+        run.state = HostState.BOOTING  # back: no timeout clock any more once it is checking
+        run.state = HostState.CHECKING
+        await pilot.pause(0.3)
+        assert "timeout" not in screen_text(app, "selection")

@@ -332,6 +332,17 @@ def counts_line(
     return text
 
 
+def wait_clock(run: HostRun, now: float) -> str:
+    """While a host is rebooting, down or booting: how long, and how long until its reboot_timeout (the
+    engine's own deadline, ``HostRun.timeout_left``), e.g. ``down 0:12 · timeout in 4:48``."""
+    left = run.timeout_left(now)
+    if left is None:
+        return ""
+    since = run.down_at if run.state is HostState.DOWN and run.down_at is not None else run.reboot_sent_at
+    took = f"{run.state.value} {clock_duration(now - since)} · " if since is not None else ""
+    return took + (f"timeout in {clock_duration(left)}" if left > 0 else "timeout now")
+
+
 def selection_line(engine: Engine, theme: ConsoleTheme, host: str | None, width: int, clock: Clock) -> Text:
     dim = Style(color=theme.grid["dim"])
     if host is None:
@@ -347,6 +358,9 @@ def selection_line(engine: Engine, theme: ConsoleTheme, host: str | None, width:
         out.append(" canary", dim)
     if run.reason:
         out.append(" — " + ellipsize(run.reason, 120))
+    waiting = wait_clock(run, clock.now())
+    if waiting:
+        out.append("  · " + waiting, Style(bold=True))
     details: list[str] = []
     if run.host.groups:
         details.append("/".join(run.host.groups))

@@ -21,6 +21,7 @@ from console.remote.facts import Facts
 from console.tui.components.factsdiff import diff_lines
 from console.tui.components.keybar import KeyBar
 from console.tui.components.marks import severity_label, severity_style
+from console.tui.components.status import wait_clock
 from console.tui.components.themes import ConsoleTheme
 from console.tui.components.vocab import HOST_GLYPHS, HOST_MEANING, Clock
 
@@ -105,7 +106,7 @@ def _head(run: HostRun, theme: ConsoleTheme, dim: Style) -> list[RenderableType]
     return [head]
 
 
-def _host(run: HostRun, dim: Style) -> list[RenderableType]:
+def _host(run: HostRun, dim: Style, clock: Clock) -> list[RenderableType]:
     info = Table.grid(padding=(0, 2))
     info.add_column(style=dim, no_wrap=True)
     info.add_column()
@@ -120,6 +121,9 @@ def _host(run: HostRun, dim: Style) -> list[RenderableType]:
     info.add_row("boot id after", after)
     info.add_row("rebooted", "yes" if run.rebooted else "no")
     info.add_row("downtime", format_duration(run.downtime))
+    waiting = wait_clock(run, clock.now())
+    if waiting:
+        info.add_row("now", waiting)
     if run.state.problem:
         info.add_row(
             "healthy again",
@@ -221,7 +225,7 @@ def host_detail(run: HostRun, theme: ConsoleTheme, clock: Clock) -> RenderableTy
     dim = Style(color=theme.grid["dim"])
     return Group(
         *_head(run, theme, dim),
-        *_host(run, dim),
+        *_host(run, dim, clock),
         *_checks(run, theme, dim),
         *_findings(run, theme, dim),
         *_facts(run, theme, dim),
@@ -266,6 +270,7 @@ class HostDetail(Screen[None]):
             run.facts_before is not None,
             run.facts_after is not None,
             run.healthy_again,
+            wait_clock(run, self.clock.now()),  # the down / timeout clock runs: redrawn each second
             self.console_theme.name,
         )
 
