@@ -53,6 +53,7 @@ from console.tui.screens.hostdetail import HostDetail
 from console.tui.screens.timeline import TimelineScreen
 from console.tui.statuslines import STATUS_EVERY, StatusLines
 
+AUTO_PAUSED = "The roll paused by itself"  # the title of the notice an automatic pause raises
 TICK = 0.1  # seconds between redraws: events are coalesced into at most ~10 frames a second
 OPERATOR_MOVED_RECENTLY = 5.0  # s: an automatic pause leaves alone a cursor the operator has just moved
 
@@ -169,17 +170,18 @@ class SlowrollApp(KeyRules, RollControl, Quitting, StatusLines, Filtering, Comma
         yield self.grid
         yield Static(id="selection")
         with Vertical(id="lower"):
+            # The filter and command lines open at the top of the lower pane: they never take the grid's rows.
+            yield FilterInput(
+                placeholder="filter: name, group or state (fail, reb, web …); enter keeps it, esc clears it",
+                id="filter",
+            )
+            yield CommandInput(
+                placeholder="command: host NAME, filter TEXT, log TEXT, theme NAME, help, quit", id="command"
+            )
             yield Static(id="log-title")
             with VerticalScroll(id="plan"):
                 yield Static(id="plan-text")
             yield self.log_pane
-        yield FilterInput(
-            placeholder="filter: name, group or state (fail, reb, web …); enter keeps it, esc clears it",
-            id="filter",
-        )
-        yield CommandInput(
-            placeholder="command: host NAME, filter TEXT, log TEXT, theme NAME, help, quit", id="command"
-        )
         yield KeyBar(id="keys")
 
     def on_mount(self) -> None:
@@ -262,8 +264,7 @@ class SlowrollApp(KeyRules, RollControl, Quitting, StatusLines, Filtering, Comma
         if isinstance(event, HostStateChanged) and event.new.in_flight:
             self._last_active = event.host
         elif isinstance(event, RollStateChanged):
-            if self._mounted:
-                self._drop_stale_notices()
+            self._drop_stale_notices()
             # The roll's state is shown at once (not at the next tick): PAUSING must never lag.
             if self._mounted and self.is_running:
                 with contextlib.suppress(NoMatches, ScreenStackError):
@@ -274,7 +275,7 @@ class SlowrollApp(KeyRules, RollControl, Quitting, StatusLines, Filtering, Comma
                 self.notify(
                     f"{event.host or 'A service check'}: see the banner. No new reboots. r reviews and resumes."
                     + where,
-                    title="The roll paused by itself",
+                    title=AUTO_PAUSED,
                     severity="error",
                     timeout=8,
                 )
@@ -283,8 +284,9 @@ class SlowrollApp(KeyRules, RollControl, Quitting, StatusLines, Filtering, Comma
 
     def _drop_stale_notices(self) -> None:
         """The roll's state changed: a notice about the old one ("not now — already paused") would now
-        contradict the banner. Errors stay until their time is up (they are never dropped unseen)."""
-        stale = [n for n in self._notifications if n.severity != "error"]
+        contradict the banner. Errors stay until their time is up (they are never dropped unseen), but for
+        the automatic pause's own notice: the banner now says what came after it."""
+        stale = [n for n in self._notifications if n.severity != "error" or n.title == AUTO_PAUSED]
         for notice in stale:
             self._unnotify(notice, refresh=False)
         if stale:

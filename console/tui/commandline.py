@@ -18,6 +18,7 @@ from console.engine.facade import Engine
 from console.tui.components.grid import FleetGrid
 from console.tui.components.logpane import LogPane
 from console.tui.components.themes import ThemeSet
+from console.tui.filtering import open_line
 
 COMMANDS: tuple[tuple[str, str], ...] = (
     ("host NAME", "select the host and open its detail (the start of a name will do)"),
@@ -60,10 +61,7 @@ class CommandLine:
     themes: ThemeSet
 
     def action_command_line(self) -> None:
-        box = self.query_one("#command", Input)
-        box.value = ""
-        box.display = True
-        box.focus()
+        open_line(self.query_one("#command", Input), "")
 
     def on_command_input_entered(self, event: CommandInput.Entered) -> None:
         self.query_one("#command", Input).display = False

@@ -28,6 +28,13 @@ class FilterInput(Input):
         self.post_message(self.Cancelled())
 
 
+def open_line(box: Input, value: str) -> None:
+    """Show a one-row input line (the filter, the command line) and type in it."""
+    box.value = value
+    box.display = True
+    box.focus()
+
+
 class Filtering:
     """/ and the filter line."""
 
@@ -36,11 +43,8 @@ class Filtering:
     _filter_before: str
 
     def action_filter(self) -> None:
-        box = self.query_one("#filter", Input)
         self._filter_before = self.grid.filter_text
-        box.value = self.grid.filter_text
-        box.display = True
-        box.focus()
+        open_line(self.query_one("#filter", Input), self.grid.filter_text)
 
     def apply_filter(self, text: str) -> None:
         terms = text.lower().split()

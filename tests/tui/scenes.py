@@ -318,6 +318,17 @@ def stage_paused(engine: Engine) -> list[Event]:
     return events
 
 
+def stage_complete(engine: Engine) -> list[Event]:
+    """Every host rebooted and healthy but one skipped: the roll is over."""
+    events = stage_running(engine)
+    for run in engine.hosts.values():
+        if run.state is not HostState.SKIPPED:
+            run.state = HostState.DONE
+    engine.state = RollState.COMPLETE
+    events.append(RollStateChanged(T0 + 900, RollState.RUNNING, RollState.COMPLETE, "", None, False))
+    return events
+
+
 def staged_app(
     tmp_path: Path, stage: Callable[[Engine], list[Event]] | None, *, theme: str | None = "dark"
 ) -> SlowrollApp:

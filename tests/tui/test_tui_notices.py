@@ -21,7 +21,7 @@ async def test_a_notice_about_the_old_state_goes_when_the_state_changes(tmp_path
     async with console(tmp_path, policy="batch: 1\nbake: 0.3s") as c:
         await c.start()
         await c.press("p")
-        await c.until(lambda: c.engine.state in (RollState.PAUSING, RollState.PAUSED))
+        await c.until(lambda: c.engine.state is RollState.PAUSED)
         await c.press("p")
         assert any("already paus" in n.message for n in c.app._notifications)
         await c.press("r")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from textual.pilot import Pilot
 
-from tests.tui.scenes import stage_detail_host, stage_paused, stage_running, staged_app
+from tests.tui.scenes import stage_complete, stage_detail_host, stage_paused, stage_running, staged_app
 
 SIZE = (120, 36)
 
@@ -48,3 +48,16 @@ def test_host_detail(snap_compare, tmp_path: Path) -> None:
 
     app = staged_app(tmp_path, stage)
     assert snap_compare(app, terminal_size=(120, 48), run_before=select, press=["enter"])
+
+
+def test_paused_by_itself_at_80x24(snap_compare, tmp_path: Path) -> None:
+    assert snap_compare(staged_app(tmp_path, stage_paused), terminal_size=(80, 24))
+
+
+def test_complete_at_80x24(snap_compare, tmp_path: Path) -> None:
+    assert snap_compare(staged_app(tmp_path, stage_complete), terminal_size=(80, 24))
+
+
+def test_filter_line_keeps_the_grid_at_80x24(snap_compare, tmp_path: Path) -> None:
+    """/ opens one row over the log: the grid keeps its rows and names."""
+    assert snap_compare(staged_app(tmp_path, stage_running), terminal_size=(80, 24), press=["slash", "w"])

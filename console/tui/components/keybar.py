@@ -83,10 +83,12 @@ class KeyBar(Static):
             else:
                 # The theme's dim colour as it is (measured at 4.5:1 on the bar), never faded further.
                 key_style = desc_style = Style(color=dim_colour) if dim_colour else Style(dim=True)
+            # Keys that work now come first: a dimmed key gives way to any key that works (? lists them all).
+            priority = PRIORITY.get(action, 50) - (0 if enabled else 100)
             pieces.append(
                 Piece(
                     f"{label} {desc}",
-                    PRIORITY.get(action, 50),
+                    priority,
                     parts=[(label, key_style), (f" {desc}", desc_style)],
                 )
             )

@@ -1,0 +1,26 @@
+"""At 80x24: the keys that work now come first, and / never takes rows (or names) from the grid."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.tui.scenes import stage_running, staged_app
+
+
+async def test_at_80x24_working_keys_outrank_dimmed_ones_and_the_filter_keeps_the_grid(
+    tmp_path: Path,
+) -> None:
+    app = staged_app(tmp_path, stage_running)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.2)  # two ticks: the lower pane sized, the grid laid out for it
+        keys = str(app.query_one("#keys").content)
+        assert "/ filter" in keys and "f follow" in keys and "q quit" in keys and "? help" in keys
+        assert "g start" not in keys and "r resume" not in keys  # not now: they give way
+        density = app.grid.effective_density
+        await pilot.press("slash")
+        await pilot.pause()
+        assert app.query_one("#filter").display and app.grid.filter_text == ""
+        assert app.grid.effective_density == density == "names"  # names, not unnamed glyphs
+        assert app.grid.virtual_size.height <= app.grid.size.height  # every group on screen
