@@ -14,7 +14,7 @@ from typing import TextIO
 from console.engine.facade import Engine, EngineError
 from console.eventtext import PLAIN, event_lines
 from console.model.events import Event, RollFinished, RollState
-from console.model.exits import EXIT_OPERATOR, EXIT_STOPPED, finished_code
+from console.model.exits import EXIT_JOURNAL, EXIT_OPERATOR, EXIT_STOPPED, finished_code
 
 
 def _stamp(at: float) -> str:
@@ -111,6 +111,13 @@ async def run_headless(
     printer.finish_line(result)
     if on_finish is not None:
         on_finish(result)
+    if engine.journal_broken is not None:
+        print(
+            f"slowroll: {engine.journal_broken}; the roll paused (no new reboot). "
+            "Free space, then `slowroll resume` finishes it.",
+            file=sys.stderr,
+        )
+        return EXIT_JOURNAL
     operator = (
         bool(signals_seen)
         or (result.state is RollState.PAUSED and not engine.auto_paused)

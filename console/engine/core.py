@@ -19,6 +19,7 @@ from console.engine.hostrun import MAY_HOLD_SLOT, HostRun
 from console.journal.store import whoami
 from console.model.aio import Deadline, LoopLag, Notifier, cancel_and_wait
 from console.model.budgets import Budgets, order_hosts
+from console.model.errors import JournalUnwritable
 from console.model.events import (
     PROBLEMS,
     Event,
@@ -108,6 +109,7 @@ class Core:
         self._subscribers: list[Subscriber] = []
         self._background: set[asyncio.Task[Any]] = set()
         self.late: set[str] = set()  # hosts done late: back after their reboot_timeout, then healthy
+        self.journal_broken: str | None = None  # why the journal cannot be written (the roll pauses)
         self.lag = LoopLag()  # the loop's own lateness: a busy console never fails a host for time
 
     # ------------------------------------------------------------------------------------------------
@@ -124,8 +126,12 @@ class Core:
         return unsubscribe
 
     def emit(self, event: Event) -> None:
-        if self.journal is not None:
-            self.journal.record_event(event)
+        broke: JournalUnwritable | None = None
+        if self.journal is not None and self.journal_broken is None:
+            try:
+                self.journal.record_event(event)
+            except JournalUnwritable as exc:
+                broke = exc
         for cb in list(self._subscribers):
             try:
                 cb(event)
@@ -133,6 +139,17 @@ class Core:
                 if not isinstance(event, LogLine):
                     self.emit(LogLine(self.clock(), f"event subscriber failed: {exc!r}", level="error"))
         self.changed.notify()
+        if broke is not None:
+            self.journal_failed(broke)
+
+    def journal_failed(self, exc: JournalUnwritable) -> None:
+        """The journal cannot be written: pause at once (the commit point refuses from now on, an intent
+        could not be made durable) and follow the hosts in flight in memory. Said once."""
+        if self.journal_broken is not None:
+            return
+        self.journal_broken = str(exc)
+        self.log(f"{exc}: no new reboot; free space, then `slowroll resume`", level="error")
+        self.auto_pause(str(exc))
 
     def log(self, message: str, host: str | None = None, level: str = "info") -> None:
         self.emit(LogLine(self.clock(), message, host, level))

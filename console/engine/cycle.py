@@ -21,6 +21,7 @@ from console.engine.hostio import HostIO
 from console.engine.hostrun import HostProblem, HostRun
 from console.engine.watch import Watch
 from console.model.aio import Deadline, together
+from console.model.errors import JournalUnwritable
 from console.model.events import HostState, RollState
 from console.model.findings import Severity
 from console.model.windows import judge
@@ -160,6 +161,8 @@ class Cycle(Room):
     def refusal(self, run: HostRun) -> str | None:
         """Why ``run`` may not be rebooted right now (None: it may). Synchronous: the commit point."""
         core = self.core
+        if core.journal_broken is not None:
+            return core.journal_broken
         if core.state is not RollState.RUNNING:
             return _stopped(core.state)
         if run.skipped:
@@ -192,11 +195,17 @@ class Cycle(Room):
             core.reboot_times.append(time.monotonic())
         assert run.boot_id_before is not None
         if core.journal is not None:
-            if reissue is not None:
-                core.journal.record_reissue(run.name, reissue)
-            core.journal.record_intent(
-                run.name, run.boot_id_before, run.facts_before.to_dict() if run.facts_before else None
-            )
+            try:
+                if reissue is not None:
+                    core.journal.record_reissue(run.name, reissue)
+                core.journal.record_intent(
+                    run.name, run.boot_id_before, run.facts_before.to_dict() if run.facts_before else None
+                )
+            except JournalUnwritable as exc:  # the intent cannot be made durable: no reboot
+                if reissue is None:
+                    core.reboot_times.pop()
+                core.journal_failed(exc)
+                return str(exc)
         run.reboot_issued = True
         if reissue is None:
             core.set_host(run, HostState.REBOOTING, "reboot command sent")
@@ -208,7 +217,10 @@ class Cycle(Room):
         await self._send_reboot(run, session)
         crash_point("after-send", run.name)
         if core.journal is not None:
-            core.journal.record_sent(run.name)
+            try:
+                core.journal.record_sent(run.name)
+            except JournalUnwritable as exc:  # sent: followed in memory; a resume verifies it by boot id
+                core.journal_failed(exc)
         return None
 
     async def _send_reboot(self, run: HostRun, session: HostSession) -> None:

@@ -11,6 +11,7 @@ The schema is in ``schema``, the records read back in ``records``, how each even
 from __future__ import annotations
 
 import contextlib
+import errno
 import getpass
 import hashlib
 import json
@@ -27,7 +28,7 @@ from console.journal.records import HOST_COLUMNS, UNFINISHED, HostRecord, RollRe
 from console.journal.schema import open_database
 from console.journal.statedir import open_private, prepare_state_dir, refuse_symlink
 from console.load.redact import redact_secrets
-from console.model.errors import SlowrollError
+from console.model.errors import JournalUnwritable, SlowrollError
 from console.model.events import Event
 from console.model.inventory import Inventory
 
@@ -36,6 +37,18 @@ _BATCH_SECONDS = 0.25
 
 class JournalError(SlowrollError):
     exit_code = 2
+
+
+def _why_unwritable(exc: BaseException) -> str:
+    """The OS's reason a write failed, in words: "disk full", "disk I/O error", "Read-only file system"."""
+    if isinstance(exc, sqlite3.Error):
+        code = getattr(exc, "sqlite_errorcode", None)
+        if code == sqlite3.SQLITE_FULL or "disk is full" in str(exc):
+            return "disk full"
+        return str(exc)
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return "disk full"
+    return getattr(exc, "strerror", None) or str(exc)
 
 
 def default_state_dir() -> Path:
@@ -75,19 +88,24 @@ class Journal:
             with contextlib.suppress(FileNotFoundError):
                 os.chmod(str(self.path) + suffix, 0o600)
         self.roll_id: int | None = None
+        self.broken: str | None = None  # why the journal cannot be written any more (this process)
         self._in_tx = False
         self._last_commit = time.monotonic()
 
     # -- transactions ------------------------------------------------------------------------------
 
     def _begin(self) -> None:
+        if self.broken is not None:
+            raise JournalUnwritable(f"journal cannot be written: {self.broken} ({self.path})")
         if not self._in_tx:
-            self.db.execute("BEGIN IMMEDIATE")
+            with self._writing():
+                self.db.execute("BEGIN IMMEDIATE")
             self._in_tx = True
 
     def commit(self) -> None:
         if self._in_tx:
-            self.db.execute("COMMIT")
+            with self._writing():
+                self.db.execute("COMMIT")
             self._in_tx = False
         self._last_commit = time.monotonic()
 
@@ -96,16 +114,36 @@ class Journal:
         """Everything written inside is committed (fsync'd) before the block returns."""
         self._begin()
         try:
-            yield
+            with self._writing():
+                yield
         except BaseException:
-            if self._in_tx:
-                self.db.execute("ROLLBACK")
-                self._in_tx = False
+            self._rollback()
             raise
         self.commit()
 
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """A write that fails for lack of space or an I/O error breaks the journal for good (this process):
+        JournalUnwritable says why; the engine pauses and follows its hosts in memory (``slowroll resume``
+        finishes the roll once the journal can be written again)."""
+        try:
+            yield
+        except (sqlite3.Error, OSError) as exc:
+            if isinstance(exc, sqlite3.IntegrityError | sqlite3.ProgrammingError | sqlite3.InterfaceError):
+                raise
+            self.broken = _why_unwritable(exc)
+            self._rollback()
+            raise JournalUnwritable(f"journal cannot be written: {self.broken} ({self.path})") from None
+
+    def _rollback(self) -> None:
+        """Roll back what is open; SQLite may already have (a full disk): never an error of its own."""
+        if self._in_tx:
+            self._in_tx = False
+            with contextlib.suppress(sqlite3.Error):
+                self.db.execute("ROLLBACK")
+
     def close(self) -> None:
-        with contextlib.suppress(sqlite3.Error):
+        with contextlib.suppress(sqlite3.Error, JournalUnwritable):
             self.commit()
             self.db.close()
 
@@ -275,15 +313,16 @@ class Journal:
             )
 
     def record_event(self, event: Event) -> None:
-        if self.roll_id is None:
+        """Write ``event`` (committed at once if durable, else within a quarter second). Raises
+        JournalUnwritable once, when the journal breaks; after that events are the engine's alone."""
+        if self.roll_id is None or self.broken is not None:
             return
         self._begin()
         try:
-            apply_event(self.db, self.roll_id, event)
+            with self._writing():
+                apply_event(self.db, self.roll_id, event)
         except sqlite3.Error:
-            if self._in_tx:
-                self.db.execute("ROLLBACK")
-                self._in_tx = False
+            self._rollback()
             raise
         if isinstance(event, DURABLE) or time.monotonic() - self._last_commit > _BATCH_SECONDS:
             self.commit()

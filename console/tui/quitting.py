@@ -15,7 +15,7 @@ from textual.screen import ModalScreen
 
 from console.engine.facade import Engine, EngineError
 from console.model.events import Event, RollState
-from console.model.exits import EXIT_OPERATOR, EXIT_STOPPED, finished_code
+from console.model.exits import EXIT_JOURNAL, EXIT_OPERATOR, EXIT_STOPPED, finished_code
 from console.tui.screens.dialogs import Confirm
 
 
@@ -121,6 +121,8 @@ class Quitting:
 
     def compute_exit_code(self) -> int:
         state = self.engine.state
+        if self.engine.journal_broken is not None:
+            return EXIT_JOURNAL
         if state is RollState.COMPLETE:
             outcome = self.engine.outcome()
             return finished_code(len(outcome["failed"]), len(outcome["skipped"]))
