@@ -168,12 +168,13 @@ def _finished(event: RollFinished, words: Words) -> list[EventLine]:
     skipped, untouched = len(event.skipped), len(event.untouched)
     late = f" ({len(event.late)} late)" if event.late else ""
     level = "ok" if event.state is RollState.COMPLETE else "warn"
+    # a failed host the operator skipped is counted once, as failed, and named as skipped there
+    skipped_too = event.extra.get("failed_skipped") or ()
+    also = f" ({len(skipped_too)} skipped by the operator)" if skipped_too else ""
     if not words.finish_in_full:
-        text = (
-            f"{state}: {rebooted} rebooted{late}, {failed} failed, {skipped} skipped, {untouched} untouched"
-        )
+        text = f"{state}: {rebooted} rebooted{late}, {failed} failed{also}, {skipped} skipped, {untouched} untouched"
         return [EventLine("FINISHED", text, level, headed=True)]
-    which = f" {list(event.failed)}" if event.failed else ""
+    which = f" {list(event.failed)}{also}" if event.failed else ""
     why = f"  — {event.reason}" if event.reason else ""
     text = (
         f"{state} in {words.duration(event.duration)}: {rebooted} rebooted{late}, {failed} failed{which}, "

@@ -244,7 +244,12 @@ class Engine(Core):
             tuple(lists["untouched"]),
             self.reason if self.state is not RollState.COMPLETE or self.problems() else "",
             duration,
-            {"roll": self.inventory.name, "automatic": self.auto_paused},
+            {
+                "roll": self.inventory.name,
+                "automatic": self.auto_paused,
+                # failed hosts the operator skipped: in "failed" (a problem is never hidden), and said so
+                "failed_skipped": [n for n in lists["failed"] if self.hosts[n].skipped],
+            },
             tuple(lists["late"]),
         )
         self._finished = event

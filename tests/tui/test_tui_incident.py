@@ -10,10 +10,11 @@ from textual.widgets import Static
 
 from console.engine.cycle import _not_started
 from console.engine.facade import Engine
+from console.eventtext import event_lines
 from console.model.events import Event, HostState, RollState
 from console.remote.checks import CheckOutcome
 from console.tui.app import SlowrollApp
-from console.tui.components.status import header_lines, problem_hosts
+from console.tui.components.status import counts_line, header_lines, problem_hosts
 from console.tui.components.themes import load_themes
 from console.tui.components.vocab import Clock
 from console.tui.screens.hostdetail import HostDetail
@@ -237,3 +238,18 @@ async def test_a_down_host_shows_its_clock_and_its_timeout_running(tmp_path: Pat
         run.state = HostState.CHECKING
         await pilot.pause(0.3)
         assert "timeout" not in screen_text(app, "selection")
+
+
+def test_a_failed_host_the_operator_skipped_is_counted_once_and_named_as_skipped(tmp_path: Path) -> None:
+    engine = staged_engine(tmp_path)
+    stage_running(engine)
+    engine.hosts["web-07"].skipped = True  # failed, then skipped by the operator
+    theme = load_themes({}).themes["dark"]
+    counts = plain(counts_line(engine, theme, 158), 160)
+    assert "✘ 1 failed (1 skipped)" in counts and "⊘ 1 skipped" in counts, counts
+    engine.state = RollState.COMPLETE
+    finished = engine.finish()
+    assert "web-07" in finished.failed and "web-07" not in finished.skipped
+    assert finished.to_dict()["failed_skipped"] == ["web-07"]
+    (line,) = event_lines(finished)
+    assert "(1 skipped by the operator)" in line.text, line.text

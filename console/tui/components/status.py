@@ -316,6 +316,9 @@ def counts_line(
         if n:
             late = len(engine.late) if state is HostState.DONE else 0
             word = f" {n} {state.value}" + (f" ({late} late)" if late else "")
+            if state.problem:  # a problem host the operator skipped: counted here, and said so
+                skipped = sum(1 for r in engine.problems() if r.state is state and r.skipped)
+                word += f" ({skipped} skipped)" if skipped else ""
             pieces.append(
                 Piece(
                     HOST_GLYPHS[state] + word,
