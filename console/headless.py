@@ -13,7 +13,7 @@ from typing import TextIO
 
 from console.engine.facade import Engine, EngineError
 from console.eventtext import PLAIN, event_lines
-from console.model.events import Event, RollFinished, RollState
+from console.model.events import Event, HostState, RollFinished, RollState
 from console.model.exits import EXIT_JOURNAL, EXIT_OPERATOR, EXIT_STOPPED, finished_code
 
 
@@ -66,6 +66,11 @@ def exit_code_for(event: RollFinished, *, operator_stopped: bool) -> int:
     return EXIT_STOPPED
 
 
+def _nothing_left(engine: Engine) -> bool:
+    """No host waits for its reboot and none is in its cycle: a pause would hold nothing back."""
+    return not engine.waiting_on() and all(r.state is not HostState.PENDING for r in engine.hosts.values())
+
+
 async def run_headless(
     engine: Engine,
     *,
@@ -85,7 +90,10 @@ async def run_headless(
             if len(signals_seen) == 1:
                 # The first interrupt never aborts: it pauses a running roll; a roll already pausing
                 # (by itself) or paused just ends once in-flight hosts settle, with exit 130.
-                if engine.state is RollState.RUNNING:
+                if engine.state is RollState.RUNNING and _nothing_left(engine):
+                    # Every host is done: there is no reboot left to hold back; the roll completes.
+                    engine.log(f"{name}: every host is done; the roll completes", level="warn")
+                elif engine.state is RollState.RUNNING:
                     engine.pause(f"interrupted by {name}: in-flight hosts finish, no new reboot")
                 else:
                     engine.log(
