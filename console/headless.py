@@ -31,17 +31,23 @@ def format_event(event: Event) -> str | None:
 
 
 class HeadlessPrinter:
-    def __init__(self, out: TextIO, *, as_json: bool) -> None:
+    """One line per event; in JSON each object carries ``roll``, the roll's id (None: not journaled)."""
+
+    def __init__(self, out: TextIO, *, as_json: bool, roll_id: int | None = None) -> None:
         self.out = out
         self.as_json = as_json
+        self.roll_id = roll_id
         self.last: RollFinished | None = None
+
+    def _json(self, event: Event) -> str:
+        return json.dumps({**event.to_dict(), "roll": self.roll_id}, default=str)
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, RollFinished):
             self.last = event  # printed once, last, by finish_line()
             return
         if self.as_json:
-            line = json.dumps(event.to_dict(), default=str)
+            line = self._json(event)
         else:
             text = format_event(event)
             if text is None:
@@ -52,7 +58,7 @@ class HeadlessPrinter:
             self.out.flush()
 
     def finish_line(self, event: RollFinished) -> None:
-        line = json.dumps(event.to_dict(), default=str) if self.as_json else format_event(event)
+        line = self._json(event) if self.as_json else format_event(event)
         with contextlib.suppress(BrokenPipeError):
             self.out.write(f"{line}\n")
             self.out.flush()
@@ -77,9 +83,10 @@ async def run_headless(
     as_json: bool,
     out: TextIO | None = None,
     on_finish: Callable[[RollFinished], None] | None = None,
+    roll_id: int | None = None,
 ) -> int:
     """Run the roll with a line per event; Ctrl-C / SIGTERM / SIGHUP pause (a second one aborts)."""
-    printer = HeadlessPrinter(out or sys.stdout, as_json=as_json)
+    printer = HeadlessPrinter(out or sys.stdout, as_json=as_json, roll_id=roll_id)
     engine.subscribe(printer)
     loop = asyncio.get_running_loop()
     signals_seen: list[str] = []

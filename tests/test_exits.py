@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from console.cli.parser import build_parser
@@ -41,3 +42,13 @@ def test_the_help_lists_every_exit_code() -> None:
         "130",
     ):
         assert code in epilog
+
+
+def test_every_json_event_carries_the_roll_id(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    proc = slowroll("demo", "--headless", "--json", "--fleet", "3", "--speed", "50", "--state", str(state))
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+    history = json.loads(slowroll("history", "--state", str(state), "--json").stdout)
+    roll_id = history["rolls"][0]["id"]
+    assert rows and all(row.get("roll") == roll_id for row in rows), {r.get("roll") for r in rows}

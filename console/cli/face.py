@@ -28,7 +28,7 @@ class Face:
         if self.headless:
             if not self.as_json:
                 print(f"roll {roll_id}: {engine.inventory.name} ({len(engine.hosts)} hosts)", flush=True)
-            return await run_headless(engine, as_json=self.as_json)
+            return await run_headless(engine, as_json=self.as_json, roll_id=roll_id or None)
         # The one lazy import of Textual: check, plan and headless rolls never load it.
         from console.tui.app import run_console
 
