@@ -68,7 +68,13 @@ class SimProcess:
     """``slowroll sim`` in its own process (ready once it prints ``serving``); ``stop()`` ends it."""
 
     def __init__(
-        self, workdir: Path, seed: int, *, inventory: str = INVENTORY, boot_time: float = 0.3
+        self,
+        workdir: Path,
+        seed: int,
+        *,
+        inventory: str = INVENTORY,
+        boot_time: float = 0.3,
+        faults: tuple[str, ...] = (),
     ) -> None:
         self.dir = workdir / "fleet"
         inv = workdir / "killtest.yaml"
@@ -84,6 +90,7 @@ class SimProcess:
                 str(seed),
                 "--boot-time",
                 str(boot_time),
+                *(arg for fault in faults for arg in ("--fault", fault)),
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -91,6 +91,12 @@ def _resume(sp: argparse.ArgumentParser) -> None:
     sp.add_argument(
         "--accept-changes", action="store_true", help="continue even though the inventory changed"
     )
+    sp.add_argument(
+        "--acknowledge",
+        metavar="WHY",
+        default=None,
+        help="after an automatic pause (a security stop): why it is safe to go on; journaled with who",
+    )
     _break_lock(sp)
     _ssh(sp)
 

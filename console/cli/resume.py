@@ -8,10 +8,11 @@ import sys
 
 from console.cli.face import Face, exit_if_terminal_gone
 from console.cli.inventory import load_any_inventory, warn
+from console.engine.facade import Engine
 from console.journal.diffs import inventory_diff, policy_diff
 from console.journal.records import RollRecord
 from console.load.redact import redact_secrets
-from console.model.errors import UsageError
+from console.model.errors import SlowrollError, UsageError
 from console.model.events import RollState
 from console.model.inventory import Inventory
 from console.session import Connection, Session
@@ -39,8 +40,24 @@ async def _resume(args: argparse.Namespace) -> int:
         engine = await session.resume(roll, inv, changed=changed, break_lock=args.break_lock)
         face = Face.chosen(args)
         if face.headless and engine.state in (RollState.PAUSED, RollState.PAUSING):
-            engine.resume(why="slowroll resume")
+            why = "slowroll resume"
+            if engine.auto_paused:  # a security stop: never resumed past without an acknowledgement
+                why = _acknowledged(engine, roll.id, args.acknowledge)
+            engine.resume(why=why)
         return await session.run(face.show)
+
+
+def _acknowledged(engine: Engine, roll_id: int, acknowledgement: str | None) -> str:
+    """The operator's acknowledgement of an automatic pause, journaled with who; SlowrollError (exit 1)
+    saying what paused the roll and how to acknowledge it when there is none."""
+    where = f" ({engine.reason_host})" if engine.reason_host else ""
+    if not acknowledgement or not acknowledgement.strip():
+        raise SlowrollError(
+            f"roll {roll_id} paused by itself{where}: {engine.reason}. It does not resume past that unattended: "
+            f'read the reason, then `slowroll resume {roll_id} --acknowledge "why it is safe"`'
+        )
+    engine.acknowledge(f"{acknowledgement.strip()} (the roll paused by itself{where}: {engine.reason})")
+    return f"acknowledged: {acknowledgement.strip()}"
 
 
 def _changes(roll: RollRecord, inv: Inventory) -> str:

@@ -127,6 +127,10 @@ class Engine(Core):
         self.auto_paused = False
         self.set_roll(RollState.RUNNING, f"resumed by {who or self.operator}")
 
+    def acknowledge(self, why: str, *, who: str | None = None) -> None:
+        """The operator's acknowledgement of why the roll paused by itself (journaled; in the report)."""
+        self._action("acknowledge", who=who, why=why)
+
     def abort(self, *, who: str | None = None, why: str = "") -> None:
         if self.state.final or self.state in (RollState.ABORTING,):
             raise EngineError(f"cannot abort: the roll is {self.state.value}")
