@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Iterable
 
 from rich.style import Style
@@ -19,23 +20,36 @@ from console.tui.components.marks import SEVERITY_GLYPH, severity_label, severit
 from console.tui.components.themes import ConsoleTheme
 from console.tui.components.vocab import HOST_GLYPHS, HOST_MEANING, HOST_ORDER, ROLL_GLYPHS
 
+KEY_TEXT_WIDTH = 60  # what a key does, per line: 14 columns of key before it fit 80 with the scrollbar
+
+
+def hang(text: str, indent: int, width: int = 76) -> str:
+    """``text`` wrapped to fit after ``indent`` columns, its further lines hanging under its first."""
+    return ("\n" + " " * indent).join(textwrap.wrap(text, max(20, width - indent)) or [""])
+
 
 def help_text(keys: Iterable[tuple[str, str, str]], theme: ConsoleTheme) -> Text:
     dim = Style(color=theme.grid["dim"])
     out = Text()
     out.append("Keys\n", Style(bold=True))
     for key, what, when in keys:
-        out.append(f"  {key:<12}", Style(bold=True))
-        out.append(what)
+        # A long line hangs under its description (it never wraps back to column 1 at 80 columns).
+        lines = textwrap.wrap(what, KEY_TEXT_WIDTH) or [""]
+        for i, line in enumerate(lines):
+            out.append(f"  {key:<12}" if i == 0 else " " * 14, Style(bold=True))
+            out.append(line)
+            if i < len(lines) - 1:
+                out.append("\n")
         if when:
-            out.append(f"  ({when})", dim)
+            fits = len(lines[-1]) + len(when) + 4 <= KEY_TEXT_WIDTH
+            out.append(f"  ({when})" if fits else f"\n{' ' * 14}({when})", dim)
         out.append("\n")
     out.append("\nHost states (glyph, word, meaning)\n", Style(bold=True))
     for state in HOST_ORDER:
         out.append("  ")
         out.append(f" {HOST_GLYPHS[state]} ", theme.state_style(state))
         out.append(f" {state.value:<20}", Style(bold=True))
-        out.append(HOST_MEANING[state] + "\n", dim)
+        out.append(hang(HOST_MEANING[state], 28) + "\n", dim)
     out.append(
         "\nDrift marks (after a tile's name; dense tiles: small, before the glyph)\n", Style(bold=True)
     )
@@ -49,7 +63,7 @@ def help_text(keys: Iterable[tuple[str, str, str]], theme: ConsoleTheme) -> Text
     ):
         out.append(f"  {SEVERITY_GLYPH[sev]} {small}  ", severity_style(sev, theme))
         out.append(f"{severity_label(sev):<19}", Style(bold=True))
-        out.append(meaning + "\n", dim)
+        out.append(hang(meaning, 26) + "\n", dim)
     out.append("\nRoll states\n", Style(bold=True))
     meanings = {
         RollState.READY: "nothing touched yet; g starts",
@@ -63,9 +77,9 @@ def help_text(keys: Iterable[tuple[str, str, str]], theme: ConsoleTheme) -> Text
     for rs, meaning in meanings.items():
         out.append("  ")
         out.append(f" {ROLL_GLYPHS[rs]} {rs.value.upper():<9}", theme.roll_style(rs))
-        out.append(f"  {meaning}\n", dim)
+        out.append("  " + hang(meaning, 15) + "\n", dim)
     out.append(
-        "\nThe tile under the cursor is shown in [brackets]. Problem hosts are drawn filled in every theme.\n"
+        "\nThe tile under the cursor is shown in [brackets].\nProblem hosts are drawn filled in every theme.\n"
         "Ctrl-C behaves like q: it never stops a roll silently.",
         dim,
     )
