@@ -14,10 +14,12 @@ between the faces and the engine; it imports no face.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from console.engine.facade import Engine
 from console.journal.lock import RollLock
@@ -45,6 +47,25 @@ class Connection:
 
     accept_new: bool = False  # record keys of hosts seen for the first time
     ssh_config: str | None = None  # an ssh config file that wins over the inventory's
+
+    def recorded(self) -> dict[str, Any]:
+        """What the journal keeps of these choices (a path and a flag, never a secret), for resume."""
+        config = os.path.realpath(self.ssh_config) if self.ssh_config else None
+        return {"ssh_config": config, "accept_new": self.accept_new}
+
+    def resumed(self, recorded: dict[str, Any]) -> tuple[Connection, list[str]]:
+        """These choices for a resume of a roll that started with ``recorded``: an explicit flag wins, else
+        the roll's own; and a line for each one taken from the roll's start."""
+        notes = []
+        config = self.ssh_config
+        if config is None and recorded.get("ssh_config"):
+            config = str(recorded["ssh_config"])
+            notes.append(f"using ssh config {config} from the roll's start (--ssh-config overrides)")
+        accept_new = self.accept_new
+        if not accept_new and recorded.get("accept_new"):
+            accept_new = True
+            notes.append("using --accept-new from the roll's start")
+        return Connection(accept_new=accept_new, ssh_config=config), notes
 
 
 @dataclass(frozen=True)
@@ -133,7 +154,11 @@ class Session:
         else:
             target = await self._simulate(inventory, simulation, policy_path)
         self.roll_id = self.journal.create_roll(
-            target, simulated=self.simulated, command=command, policy_path=policy_path
+            target,
+            simulated=self.simulated,
+            command=command,
+            policy_path=policy_path,
+            connection=self.connection.recorded(),
         )
         if self._roll_lock is not None:
             self._roll_lock.set_roll(self.roll_id)

@@ -26,6 +26,9 @@ async def _resume(args: argparse.Namespace) -> int:
     connection = Connection(accept_new=args.accept_new, ssh_config=args.ssh_config)
     async with Session(args.state, connection=connection, warn=warn) as session:
         roll = session.resumable(args.roll)
+        session.connection, notes = connection.resumed(roll.connection)  # resume as the roll started
+        for note in notes:
+            print(f"slowroll: {note}", file=sys.stderr)
         inv = load_any_inventory(roll.inventory_path, roll.policy_path)
         changed = inv.content_hash != roll.inventory_hash
         if changed:

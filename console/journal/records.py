@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from console.model.events import HostState
@@ -41,6 +41,8 @@ class RollRecord:
     ramp_step: int
     summary: dict[str, Any] | None
     policy_path: str | None = None
+    # How the roll connected (paths and flags, never secrets): ssh_config, accept_new; resume reuses them.
+    connection: dict[str, Any] = field(default_factory=dict)
 
     @property
     def unfinished(self) -> bool:
@@ -92,6 +94,7 @@ def roll_record(d: Mapping[str, Any]) -> RollRecord:
         ramp_step=d["ramp_step"],
         summary=json.loads(d["summary_json"]) if d["summary_json"] else None,
         policy_path=d.get("policy_path"),
+        connection=json.loads(d.get("connection_json") or "{}"),
     )
 
 

@@ -31,7 +31,8 @@ CREATE TABLE IF NOT EXISTS rolls (
     slice_index INTEGER NOT NULL DEFAULT -1,
     ramp_step INTEGER NOT NULL DEFAULT 0,
     summary_json TEXT,
-    policy_path TEXT
+    policy_path TEXT,
+    connection_json TEXT
 );
 CREATE INDEX IF NOT EXISTS rolls_by_inventory ON rolls (inventory_key, state);
 CREATE TABLE IF NOT EXISTS hosts (
@@ -111,5 +112,7 @@ def open_database(path: Path) -> sqlite3.Connection:
     columns = {r[1] for r in db.execute("PRAGMA table_info(rolls)")}
     if "policy_path" not in columns:  # journals from before Ansible inventories
         db.execute("ALTER TABLE rolls ADD COLUMN policy_path TEXT")
+    if "connection_json" not in columns:  # journals from before resume used the roll's ssh choices
+        db.execute("ALTER TABLE rolls ADD COLUMN connection_json TEXT")
     db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
     return db

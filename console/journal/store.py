@@ -150,15 +150,22 @@ class Journal:
     # -- rolls -------------------------------------------------------------------------------------
 
     def create_roll(
-        self, inventory: Inventory, *, simulated: bool, command: str, policy_path: str | None = None
+        self,
+        inventory: Inventory,
+        *,
+        simulated: bool,
+        command: str,
+        policy_path: str | None = None,
+        connection: dict[str, Any] | None = None,
     ) -> int:
+        """A new roll; ``connection``: how it connects (paths and flags, never secrets), for resume."""
         user, machine = whoami()
         now = time.time()
         with self.durable():
             cur = self.db.execute(
                 "INSERT INTO rolls (inventory_path, inventory_key, inventory_name, inventory_hash, inventory_text,"
-                " policy_json, started_by, started_on, pid, command, simulated, created_at, state, policy_path)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?, 'ready', ?)",
+                " policy_json, started_by, started_on, pid, command, simulated, created_at, state, policy_path,"
+                " connection_json) VALUES (?,?,?,?,?,?,?,?,?,?,?,?, 'ready', ?, ?)",
                 (
                     os.path.realpath(inventory.path),
                     inventory_key(inventory.path),
@@ -173,6 +180,7 @@ class Journal:
                     int(simulated),
                     now,
                     os.path.realpath(policy_path) if policy_path else None,
+                    json.dumps(connection or {}),
                 ),
             )
             roll_id = int(cur.lastrowid or 0)
