@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import re
 import sqlite3
 from pathlib import Path
 
@@ -102,17 +104,52 @@ CREATE INDEX IF NOT EXISTS reboots_by_host ON reboots (host, healthy_at);
 """
 
 
+_TABLES = re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", SCHEMA)
+_COLUMNS_ADDED = {  # columns later versions added to rolls, and why
+    "policy_path": "TEXT",  # Ansible inventories
+    "connection_json": "TEXT",  # resume connects as the roll started
+}
+
+
 def open_database(path: Path) -> sqlite3.Connection:
-    """Open (and create or upgrade) the journal at ``path``; raises ``sqlite3.DatabaseError``."""
-    db = sqlite3.connect(path, isolation_level=None, timeout=10)
-    db.execute("PRAGMA journal_mode=WAL")
+    """Open (and create or upgrade) the journal at ``path``; raises ``sqlite3.DatabaseError``.
+
+    A journal that is already current is opened without a single write: readers (history, report, resume's
+    refusal, a second run) never wait for a writer that is busy (WAL readers do not block), so they never
+    fail with "database is locked". Creating or upgrading takes the write lock once."""
+    db = sqlite3.connect(path, isolation_level=None, timeout=30)
     db.execute("PRAGMA synchronous=FULL")
     db.execute("PRAGMA foreign_keys=ON")
-    db.executescript(SCHEMA)
-    columns = {r[1] for r in db.execute("PRAGMA table_info(rolls)")}
-    if "policy_path" not in columns:  # journals from before Ansible inventories
-        db.execute("ALTER TABLE rolls ADD COLUMN policy_path TEXT")
-    if "connection_json" not in columns:  # journals from before resume used the roll's ssh choices
-        db.execute("ALTER TABLE rolls ADD COLUMN connection_json TEXT")
-    db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+    if _current(db):
+        return db
+    if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        db.execute("PRAGMA journal_mode=WAL")
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        for statement in SCHEMA.split(";"):
+            if statement.strip():
+                db.execute(statement)
+        columns = {r[1] for r in db.execute("PRAGMA table_info(rolls)")}
+        for name, kind in _COLUMNS_ADDED.items():
+            if name not in columns:
+                db.execute(f"ALTER TABLE rolls ADD COLUMN {name} {kind}")
+        db.execute(
+            "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+        )
+        db.execute("COMMIT")
+    except BaseException:
+        with contextlib.suppress(sqlite3.Error):
+            db.execute("ROLLBACK")
+        raise
     return db
+
+
+def _current(db: sqlite3.Connection) -> bool:
+    """The journal is in WAL mode with every table and column this version writes (reads only)."""
+    if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        return False
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if not set(_TABLES) <= tables:
+        return False
+    columns = {r[1] for r in db.execute("PRAGMA table_info(rolls)")}
+    return all(name in columns for name in _COLUMNS_ADDED)
