@@ -1,1 +1,1 @@
-"""TODO"""
+"""The drift audit: findings before a reboot, regressions after it, the fleet audit."""

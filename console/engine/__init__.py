@@ -1,1 +1,1 @@
-"""TODO"""
+"""The rollout engine, in rooms; see docs/ARCHITECTURE.md."""

@@ -1,1 +1,1 @@
-"""TODO"""
+"""The crash-safe journal (SQLite): rolls, hosts, events, the roll lock, the state folder."""

@@ -1,1 +1,1 @@
-"""TODO"""
+"""Talking to hosts: SSH with strict host keys, ssh config, facts, checks, hooks."""
