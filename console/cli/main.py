@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import os
 import sys
 from collections.abc import Sequence
@@ -39,47 +40,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_COMPLETE
 
 
+# Each command's module, imported only when it runs: ``check`` and ``plan`` start without the SSH
+# library, the engine or the simulator, and only the console itself loads Textual.
+COMMAND_MODULES = {
+    "check": "check",
+    "plan": "plan",
+    "faults": "faults",
+    "sim": "sim",
+    "run": "roll",
+    "demo": "roll",
+    "audit": "audit",
+    "resume": "resume",
+    "history": "history",
+    "report": "report",
+}
+
+
 def _run(args: argparse.Namespace) -> int:
-    """Run the chosen command. Its module is imported only now: ``check`` and ``plan`` start without the
-    SSH library, the engine or the simulator, and only the console itself loads Textual."""
-    match args.command:
-        case "check":
-            from console.cli import check
-
-            return check.run(args)
-        case "plan":
-            from console.cli import plan
-
-            return plan.run(args)
-        case "faults":
-            from console.cli import faults
-
-            return faults.run(args)
-        case "sim":
-            from console.cli import sim
-
-            return sim.run(args)
-        case "run" | "demo":
-            from console.cli import roll
-
-            return roll.run(args)
-        case "audit":
-            from console.cli import audit
-
-            return audit.run(args)
-        case "resume":
-            from console.cli import resume
-
-            return resume.run(args)
-        case "history":
-            from console.cli import history
-
-            return history.run(args)
-        case "report":
-            from console.cli import report
-
-            return report.run(args)
-    raise UsageError(f"unknown command {args.command}")
+    """Run the chosen command through its module's ``run(args)``."""
+    name = COMMAND_MODULES.get(args.command)
+    if name is None:
+        raise UsageError(f"unknown command {args.command}")
+    module = importlib.import_module(f"console.cli.{name}")
+    code: int = module.run(args)
+    return code
 
 
 if __name__ == "__main__":
